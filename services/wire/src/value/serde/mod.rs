@@ -1,0 +1,1 @@
+//! The serde bridge: Rust types to and from [`Value`](super::Value).
