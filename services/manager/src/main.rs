@@ -1,1 +1,70 @@
-fn main() {}
+//! `mpcluster-manager`: parses the configuration, resolves the authkey,
+//! starts the server and stops it on Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use mpcluster_manager::config::Config;
+use mpcluster_manager::server::Server;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let authkey = match mpcluster_manager::authkey::resolve(&config) {
+        Ok(k) => k,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let server = match Server::bind(&config, authkey, shutdown.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        server.run().await;
+        info!("manager stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// Ctrl-C and SIGTERM both cancel the one shutdown token.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    info!("signal received, stopping");
+    shutdown.cancel();
+}

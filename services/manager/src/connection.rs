@@ -1,0 +1,177 @@
+//! One client connection, from the socket to its first request.
+//!
+//! Every connection runs the mutual authkey handshake (spec 4), then reads
+//! one request. `accept_connection` turns it into a serving connection
+//! (`serve.rs`), which answers method calls until the client closes it;
+//! anything else is a control request (`control.rs`): one reply, then the
+//! server closes, as CPython's does.
+
+use crate::clients::ClientInfo;
+use crate::control;
+use crate::reply::Reply;
+use crate::request::{BadRequest, Request};
+use crate::serve;
+use crate::state::Shared;
+use crate::store::ConnId;
+use bytes::{Bytes, BytesMut};
+use mpcluster_wire::frame::FrameError;
+use mpcluster_wire::{io, pickle, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tracing::{debug, info_span, warn, Instrument};
+
+/// The two halves of an authenticated connection, and its bookkeeping.
+pub struct Conn {
+    pub id: ConnId,
+    pub reader: OwnedReadHalf,
+    pub writer: OwnedWriteHalf,
+    pub buf: BytesMut,
+    pub info: Arc<ClientInfo>,
+}
+
+/// Why a connection ended other than by a clean EOF.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("frame: {0}")]
+    Frame(#[from] FrameError),
+    #[error("write: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+impl Conn {
+    /// Reads one frame; `None` on a clean end of stream.
+    pub async fn read_frame(&mut self, max: usize) -> Result<Option<Bytes>, FrameError> {
+        quickack(self.reader.as_ref());
+        io::read_frame(&mut self.reader, max, &mut self.buf).await
+    }
+
+    /// Encodes and sends one reply.
+    pub async fn send(&mut self, reply: Reply) -> Result<usize, std::io::Error> {
+        let bytes = reply.encode();
+        io::write_frame(&mut self.writer, &bytes).await?;
+        Ok(bytes.len())
+    }
+}
+
+/// Serves one accepted socket to the end.
+pub async fn handle(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let id = shared.next_conn_id();
+    let span = info_span!("conn", conn_id = id, %peer);
+    async move {
+        let info = shared.clients.open(id, peer);
+        if let Err(e) = run(&shared, stream, id, info).await {
+            debug!(error = %e, "connection closed");
+        }
+        shared.clients.close(id);
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(
+    shared: &Arc<Shared>,
+    mut stream: TcpStream,
+    id: ConnId,
+    info: Arc<ClientInfo>,
+) -> Result<(), ConnError> {
+    // CPython clients send small writes and wait for each answer: without
+    // these, Nagle on one side meets delayed ACK on the other and every
+    // fresh connection stalls ~40 ms (spec 2.2a).
+    let _ = stream.set_nodelay(true);
+    quickack(&stream);
+    let settings = &shared.settings;
+    match io::server_handshake(
+        &mut stream,
+        &shared.authkey,
+        &settings.auth_policy,
+        settings.handshake_timeout,
+    )
+    .await
+    {
+        Ok(how) => debug!(handshake = %how, "authenticated"),
+        Err(e) => {
+            warn!(error = %e, "handshake failed");
+            return Ok(());
+        }
+    }
+    let (reader, writer) = stream.into_split();
+    let mut conn = Conn {
+        id,
+        reader,
+        writer,
+        buf: BytesMut::new(),
+        info,
+    };
+    let Some(frame) = conn.read_frame(settings.max_frame).await? else {
+        return Ok(());
+    };
+    let request = match decode_request(shared, &frame) {
+        Ok(r) => r,
+        Err(reply) => {
+            conn.send(reply).await?;
+            return Ok(());
+        }
+    };
+    if request.name == "accept_connection" {
+        match control::accept_connection(request.args) {
+            Ok(name) => {
+                conn.info.set_name(name);
+                let n = conn.send(Reply::none()).await?;
+                conn.info.count(frame.len(), n);
+                serve::run(shared, conn).await
+            }
+            Err(reply) => {
+                conn.send(reply).await?;
+                Ok(())
+            }
+        }
+    } else {
+        let name = request.name.clone();
+        let replies = control::handle(shared, id, request).await;
+        let mut sent = 0;
+        for reply in replies {
+            sent += conn.send(reply).await?;
+        }
+        conn.info.count(frame.len(), sent);
+        if name == "shutdown" && shared.shutdown.is_cancelled() {
+            debug!("shutdown requested by this client");
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a control connection's request, or the `#TRACEBACK` CPython
+/// would answer.
+fn decode_request(shared: &Shared, frame: &[u8]) -> Result<Request, Reply> {
+    let value = decode(shared, frame).map_err(Reply::Traceback)?;
+    Request::parse(value).map_err(|bad| match bad {
+        BadRequest::Unpack(e) | BadRequest::Name(e) | BadRequest::Args { err: e, .. } => {
+            Reply::Traceback(e)
+        }
+    })
+}
+
+/// Decodes a request pickle within the configured limits. A pickle we
+/// refuse is answered like one CPython fails to unpickle.
+pub fn decode(shared: &Shared, frame: &[u8]) -> Result<Value, crate::pyexc::PyException> {
+    pickle::decode(frame, &shared.settings.pickle).map_err(|e| {
+        warn!(error = %e, "undecodable request");
+        crate::pyexc::PyException::msg(
+            crate::pyexc::ExcKind::UnpicklingError,
+            format!("mpcluster cannot decode this request: {e}"),
+        )
+    })
+}
+
+/// Re-arms `TCP_QUICKACK` before a read: Linux clears it after use, and
+/// without it the ACK of a small request waits for the delayed-ACK timer.
+fn quickack<S: std::os::fd::AsFd>(s: &S) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = socket2::SockRef::from(s).set_quickack(true);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = s;
+}

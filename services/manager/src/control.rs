@@ -1,0 +1,184 @@
+//! The manager's control functions (CPython's `Server.public`, spec 5.3):
+//! `dummy`, `create`, `incref`, `decref`, `get_methods`, `debug_info`,
+//! `number_of_objects`, `shutdown` and `accept_connection`.
+//!
+//! Each runs on its own short connection. Success is `#RETURN`; any failure
+//! is `#TRACEBACK` with the exception CPython's server would have raised
+//! (`KeyError` for an unknown typeid or id, `AssertionError` for an unknown
+//! function).
+
+use crate::args::{Args, Sig};
+use crate::objects::CallCtx;
+use crate::proxyref;
+use crate::pyexc::{ExcKind, PyException};
+use crate::registry;
+use crate::reply::Reply;
+use crate::request::Request;
+use crate::state::Shared;
+use crate::store::{ConnId, NewObject};
+use mpcluster_wire::Value;
+use tracing::{debug, info};
+
+const DUMMY: Sig = Sig::py("Server.dummy", &[], 0);
+const INCREF: Sig = Sig::py("Server.incref", &["ident"], 1);
+const DECREF: Sig = Sig::py("Server.decref", &["ident"], 1);
+const GET_METHODS: Sig = Sig::py("Server.get_methods", &["token"], 1);
+const DEBUG_INFO: Sig = Sig::py("Server.debug_info", &[], 0);
+const NUMBER_OF_OBJECTS: Sig = Sig::py("Server.number_of_objects", &[], 0);
+const SHUTDOWN: Sig = Sig::py("Server.shutdown", &[], 0);
+const ACCEPT_CONNECTION: Sig = Sig::py("Server.accept_connection", &["name"], 1);
+
+/// Answers one control request. `shutdown` answers twice, as CPython does
+/// (spec 5.8); clients read only the first.
+pub async fn handle(shared: &Shared, conn: ConnId, req: Request) -> Vec<Reply> {
+    let name = req.name.as_str();
+    let result = match name {
+        "dummy" => req.args.bind(&DUMMY).map(|_| Value::None),
+        "create" => create(shared, conn, req.args),
+        "incref" => ident_arg(req.args, &INCREF).and_then(|id| {
+            shared.store.incref(&id)?;
+            Ok(Value::None)
+        }),
+        "decref" => ident_arg(req.args, &DECREF).and_then(|id| {
+            shared.store.decref(&id)?;
+            Ok(Value::None)
+        }),
+        "get_methods" => get_methods(shared, req.args),
+        "debug_info" => req.args.bind(&DEBUG_INFO).map(|_| debug_info(shared)),
+        "number_of_objects" => req
+            .args
+            .bind(&NUMBER_OF_OBJECTS)
+            .map(|_| Value::Int(shared.store.number_of_objects() as i64)),
+        "shutdown" => return shutdown(shared, req.args),
+        other => Err(PyException::msg(
+            ExcKind::AssertionError,
+            format!("{} unrecognized", Value::from(other).repr()),
+        )),
+    };
+    match result {
+        Ok(v) => vec![Reply::Return(v)],
+        Err(e) => {
+            debug!(function = name, error = %e, "control request failed");
+            vec![Reply::Traceback(e)]
+        }
+    }
+}
+
+/// `accept_connection(name)`: the client's process and thread name.
+pub fn accept_connection(args: Args) -> Result<String, Reply> {
+    let mut b = args.bind(&ACCEPT_CONNECTION).map_err(Reply::Traceback)?;
+    Ok(match b.req(0) {
+        Value::Str(s) => s,
+        other => other.repr(),
+    })
+}
+
+fn ident_arg(args: Args, sig: &Sig) -> Result<String, PyException> {
+    match args.bind(sig)?.req(0) {
+        Value::Str(s) => Ok(s),
+        // No object has a non-str id: CPython's table lookup fails the same way.
+        other => Err(PyException::key_error(other)),
+    }
+}
+
+/// `create(typeid, *args, **kwds)` (spec 5.4): build the object, count the
+/// creator's reference, reply `(ident, exposed)`.
+fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyException> {
+    if args.pos.is_empty() {
+        return Err(PyException::type_error(
+            "Server.create() missing 1 required positional argument: 'typeid'",
+        ));
+    }
+    let typeid = match args.pos.remove(0) {
+        Value::Str(s) => s,
+        other => return Err(PyException::key_error(other)),
+    };
+    let (id, exposed) = if let Some(id) = shared.named.get(&typeid) {
+        // A named object: every create returns the same one (spec 10).
+        shared.store.incref(id)?;
+        let entry = shared.store.get(id).ok_or_else(|| PyException::key_error(Value::from(id.as_str())))?;
+        (id.clone(), entry.exposed)
+    } else {
+        let kind = registry::lookup(&typeid)
+            .ok_or_else(|| PyException::key_error(Value::from(typeid.as_str())))?;
+        let Some(constructor) = kind.create else {
+            return Err(PyException::value_error(format!(
+                "{typeid} objects are created by the server only"
+            )));
+        };
+        shared.adopt_proxies(&mut args);
+        let ctx = CallCtx {
+            conn,
+            store: &shared.store,
+        };
+        let obj = constructor(&ctx, args)?;
+        let entry = shared.store.insert(NewObject {
+            typeid: typeid.clone(),
+            obj,
+            exposed: kind.exposed,
+            method_to_typeid: kind.method_to_typeid,
+            named: false,
+        })?;
+        shared.store.incref(&entry.id)?;
+        (entry.id.clone(), kind.exposed)
+    };
+    debug!(%typeid, %id, "created");
+    Ok(Value::tuple([
+        Value::Str(id),
+        Value::tuple(exposed.iter().map(|m| Value::from(*m))),
+    ]))
+}
+
+/// `get_methods(token)`: the exposed names of the token's object.
+fn get_methods(shared: &Shared, args: Args) -> Result<Value, PyException> {
+    let token = args.bind(&GET_METHODS)?.req(0);
+    let id = proxyref::token_id(&token).ok_or_else(|| {
+        PyException::attribute_error(format!(
+            "'{}' object has no attribute 'id'",
+            token.type_name()
+        ))
+    })?;
+    let entry = shared
+        .store
+        .get(id)
+        .ok_or_else(|| PyException::key_error(Value::from(id)))?;
+    Ok(Value::tuple(entry.exposed.iter().map(|m| Value::from(*m))))
+}
+
+/// CPython's `debug_info` text: each counted id, sorted, with its count and
+/// the start of its `str()`.
+fn debug_info(shared: &Shared) -> Value {
+    let mut entries: Vec<_> = shared
+        .store
+        .entries()
+        .into_iter()
+        .filter(|e| e.refcount() > 0)
+        .collect();
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let text: String = e.obj.repr().chars().take(75).collect();
+            format!("  {}:       refcount={}\n    {}", e.id, e.refcount(), text)
+        })
+        .collect();
+    Value::Str(lines.join("\n"))
+}
+
+/// `shutdown()`: refused unless `--allow-remote-shutdown` (a cluster
+/// service must not be stoppable by any client).
+fn shutdown(shared: &Shared, args: Args) -> Vec<Reply> {
+    if let Err(e) = args.bind(&SHUTDOWN) {
+        return vec![Reply::Traceback(e)];
+    }
+    if !shared.settings.allow_remote_shutdown {
+        return vec![Reply::Traceback(PyException::msg(
+            ExcKind::PermissionError,
+            "remote shutdown is disabled on this mpcluster manager \
+             (start it with --allow-remote-shutdown to allow it)",
+        ))];
+    }
+    info!("shutdown requested by a client");
+    shared.shutdown.cancel();
+    vec![Reply::none(), Reply::none()]
+}

@@ -1,0 +1,13 @@
+//! (being written: see objects/mod.rs for the contract)
+
+use crate::args::Args;
+use crate::objects::{CallCtx, SharedObject};
+use crate::pyexc::{ExcKind, PyException};
+use std::sync::Arc;
+
+pub const EXPOSED: &[&str] = &["is_set", "set", "clear", "wait"];
+
+pub fn create(_: &CallCtx<'_>, _: Args) -> Result<Arc<dyn SharedObject>, PyException> {
+    Err(PyException::msg(ExcKind::NotImplementedError, "not implemented yet"))
+}
+

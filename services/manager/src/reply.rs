@@ -1,0 +1,54 @@
+//! Replies: `(kind, payload)` pairs (spec 5.2), encoded as protocol-4
+//! pickles, which every supported CPython client reads.
+
+use crate::pyexc::PyException;
+use mpcluster_wire::{pickle, Value};
+
+/// One reply to a client.
+#[derive(Debug)]
+pub enum Reply {
+    /// `#RETURN`: the method's result.
+    Return(Value),
+    /// `#ERROR`: an exception the client re-raises as is.
+    Error(PyException),
+    /// `#TRACEBACK`: a server-side failure the client wraps in `RemoteError`.
+    Traceback(PyException),
+    /// `#UNSERIALIZABLE`: the result cannot be sent (`#GETVALUE` of a lock).
+    Unserializable(String),
+    /// `#PROXY`: a new object the client wraps in a proxy.
+    Proxy { exposed: Value, token: Value },
+}
+
+impl Reply {
+    pub fn none() -> Reply {
+        Reply::Return(Value::None)
+    }
+
+    /// The kind string, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Return(_) => "#RETURN",
+            Reply::Error(_) => "#ERROR",
+            Reply::Traceback(_) => "#TRACEBACK",
+            Reply::Unserializable(_) => "#UNSERIALIZABLE",
+            Reply::Proxy { .. } => "#PROXY",
+        }
+    }
+
+    pub fn into_value(self) -> Value {
+        let kind = Value::from(self.kind());
+        let payload = match self {
+            Reply::Return(v) => v,
+            Reply::Error(e) => e.to_value(),
+            Reply::Traceback(e) => Value::Str(e.traceback()),
+            Reply::Unserializable(text) => Value::Str(text),
+            Reply::Proxy { exposed, token } => Value::tuple([exposed, token]),
+        };
+        Value::tuple([kind, payload])
+    }
+
+    /// The pickle to send.
+    pub fn encode(self) -> Vec<u8> {
+        pickle::encode(&self.into_value())
+    }
+}

@@ -1,0 +1,277 @@
+//! The object store: every shared object by id, with CPython's reference
+//! counts.
+//!
+//! Objects live in a `DashMap` keyed by id; each object guards its own state,
+//! so no lock is shared between calls on different objects. Reference
+//! counts follow CPython's `Server.incref`/`decref` exactly (spec 6.2):
+//! `create` counts 1, `decref` to 0 forgets the id. Beyond CPython:
+//!
+//! * ids are never reused (a per-boot prefix plus a counter);
+//! * an object that another object keeps alive (a proxy stored in a list,
+//!   the lock of a `Condition`) stays revivable after its count reaches 0,
+//!   and is freed once nothing references it: a mark-and-sweep over
+//!   [`SharedObject::refs`], which also frees cycles;
+//! * each entry remembers which serving connections used it and when, for
+//!   the orphan view and the opt-in reaper (`reaper.rs`).
+
+use crate::objects::SharedObject;
+use crate::pyexc::{ExcKind, PyException};
+use dashmap::DashMap;
+use mpcluster_wire::Value;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+/// A connection's number, unique for the server's lifetime.
+pub type ConnId = u64;
+
+/// Mutable bookkeeping of one entry.
+#[derive(Debug)]
+pub struct Usage {
+    /// CPython's `id_to_refcount` entry (references held by clients).
+    pub refcount: i64,
+    /// When a method was last called on it.
+    pub last_used: Instant,
+    /// Serving connections that called its methods.
+    pub conns: Vec<ConnId>,
+    /// The serving connection that owns the creation reference of an object
+    /// made for a `#PROXY` reply, until the client's first `decref` (spec
+    /// 6.2, gh-99595).
+    pub proxy_owner: Option<ConnId>,
+}
+
+/// One stored object.
+pub struct Entry {
+    pub id: String,
+    pub typeid: String,
+    pub obj: Arc<dyn SharedObject>,
+    pub exposed: &'static [&'static str],
+    pub method_to_typeid: &'static [(&'static str, &'static str)],
+    /// Named objects (from the config) are never disposed.
+    pub named: bool,
+    pub created: SystemTime,
+    pub usage: Mutex<Usage>,
+}
+
+impl Entry {
+    /// Records a call from `conn`.
+    pub fn touch(&self, conn: ConnId) {
+        let mut u = self.lock_usage();
+        u.last_used = Instant::now();
+        if !u.conns.contains(&conn) {
+            // Bounded: one slot per client thread that used the object.
+            if u.conns.len() >= 64 {
+                u.conns.remove(0);
+            }
+            u.conns.push(conn);
+        }
+    }
+
+    pub fn refcount(&self) -> i64 {
+        self.lock_usage().refcount
+    }
+
+    pub fn lock_usage(&self) -> std::sync::MutexGuard<'_, Usage> {
+        // A poisoned lock only means a panic elsewhere mid-update of plain
+        // counters; the data is still meaningful.
+        self.usage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_exposed(&self, method: &str) -> bool {
+        self.exposed.contains(&method)
+    }
+
+    /// The typeid a method's result becomes a new object of, if any.
+    pub fn result_typeid(&self, method: &str) -> Option<&'static str> {
+        self.method_to_typeid
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, t)| *t)
+    }
+}
+
+/// What a new object is registered with.
+pub struct NewObject {
+    pub typeid: String,
+    pub obj: Arc<dyn SharedObject>,
+    pub exposed: &'static [&'static str],
+    pub method_to_typeid: &'static [(&'static str, &'static str)],
+    pub named: bool,
+}
+
+/// All objects of one manager.
+pub struct Store {
+    objects: DashMap<String, Arc<Entry>>,
+    boot: u16,
+    next: AtomicU64,
+    max_objects: usize,
+    /// Set once any request carried a proxy of ours: until then no object
+    /// can reference another and disposal needs no sweep.
+    proxies_seen: AtomicBool,
+}
+
+impl Store {
+    pub fn new(max_objects: usize) -> Self {
+        Store {
+            objects: DashMap::new(),
+            boot: rand::random(),
+            next: AtomicU64::new(1),
+            max_objects,
+            proxies_seen: AtomicBool::new(false),
+        }
+    }
+
+    fn new_id(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        // Never "0" (CPython's reserved sentinel, spec 5.5) and never reused.
+        format!("{:04x}{n:x}", self.boot)
+    }
+
+    /// Registers a new object with refcount 0; the caller increfs it as
+    /// CPython's `create` does.
+    pub fn insert(&self, new: NewObject) -> Result<Arc<Entry>, PyException> {
+        if self.objects.len() >= self.max_objects {
+            return Err(PyException::msg(
+                ExcKind::MemoryError,
+                format!(
+                    "the manager holds its maximum of {} objects (--max-objects)",
+                    self.max_objects
+                ),
+            ));
+        }
+        let entry = Arc::new(Entry {
+            id: self.new_id(),
+            typeid: new.typeid,
+            obj: new.obj,
+            exposed: new.exposed,
+            method_to_typeid: new.method_to_typeid,
+            named: new.named,
+            created: SystemTime::now(),
+            usage: Mutex::new(Usage {
+                refcount: 0,
+                last_used: Instant::now(),
+                conns: Vec::new(),
+                proxy_owner: None,
+            }),
+        });
+        self.objects.insert(entry.id.clone(), entry.clone());
+        Ok(entry)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        self.objects.get(id).map(|e| e.value().clone())
+    }
+
+    /// `incref`: +1. An id whose count reached 0 but which another object
+    /// still references is revived, as CPython revives objects it holds in
+    /// `id_to_local_proxy_obj`.
+    pub fn incref(&self, id: &str) -> Result<(), PyException> {
+        let entry = self.get(id).ok_or_else(|| key_error(id))?;
+        entry.lock_usage().refcount += 1;
+        Ok(())
+    }
+
+    /// `decref`: -1, disposing at 0 (spec 6.2). Unknown id → `KeyError`; a
+    /// count already at 0 for an object kept alive by another is a silent
+    /// no-op, as in CPython.
+    pub fn decref(&self, id: &str) -> Result<(), PyException> {
+        let entry = self.get(id).ok_or_else(|| key_error(id))?;
+        let now_zero = {
+            let mut u = entry.lock_usage();
+            if u.refcount <= 0 {
+                return Ok(());
+            }
+            u.refcount -= 1;
+            u.proxy_owner = None;
+            u.refcount == 0
+        };
+        if now_zero && !entry.named {
+            self.collect();
+        }
+        Ok(())
+    }
+
+    /// Releases the creation reference of a `#PROXY` result still owned by a
+    /// serving connection that closed (spec 6.2).
+    pub fn release_proxy_owner(&self, id: &str, conn: ConnId) {
+        let Some(entry) = self.get(id) else { return };
+        let owned = entry.lock_usage().proxy_owner == Some(conn);
+        if owned {
+            // The id exists, so this cannot fail.
+            let _ = self.decref(id);
+        }
+    }
+
+    /// Frees every object with no client reference that no live object
+    /// references. Without proxies stored anywhere that is simply every
+    /// object at count 0.
+    pub fn collect(&self) {
+        let unreferenced = |e: &Entry| !e.named && e.refcount() <= 0;
+        if !self.proxies_seen.load(Ordering::Relaxed) {
+            self.objects.retain(|_, e| !unreferenced(e));
+            return;
+        }
+        // Mark from the roots: objects clients hold, and named objects.
+        let mut marked: HashSet<String> = HashSet::new();
+        let mut stack: Vec<String> = self
+            .objects
+            .iter()
+            .filter(|e| !unreferenced(e.value()))
+            .map(|e| e.key().clone())
+            .collect();
+        while let Some(id) = stack.pop() {
+            if !marked.insert(id.clone()) {
+                continue;
+            }
+            if let Some(e) = self.get(&id) {
+                let mut refs = Vec::new();
+                e.obj.refs(&mut refs);
+                stack.extend(refs.into_iter().filter(|r| !marked.contains(r)));
+            }
+        }
+        self.objects
+            .retain(|id, e| !unreferenced(e) || marked.contains(id));
+    }
+
+    /// Removes an object whatever its count (admin delete, orphan reaper).
+    pub fn remove(&self, id: &str) -> Option<Arc<Entry>> {
+        self.objects.remove(id).map(|(_, e)| e)
+    }
+
+    /// Notes that a request carried one of our proxies (see `collect`).
+    pub fn note_proxies(&self) {
+        self.proxies_seen.store(true, Ordering::Relaxed);
+    }
+
+    /// CPython's `number_of_objects`: ids with a live reference count.
+    pub fn number_of_objects(&self) -> usize {
+        self.objects
+            .iter()
+            .filter(|e| e.value().refcount() > 0)
+            .count()
+    }
+
+    /// Every entry (admin views, debug_info).
+    pub fn entries(&self) -> Vec<Arc<Entry>> {
+        self.objects.iter().map(|e| e.value().clone()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// The entry a `RebuildProxy(cls, Token(typeid, address, id), ...)`
+    /// value names, when that id is one of ours.
+    pub fn resolve_proxy(&self, v: &Value) -> Option<Arc<Entry>> {
+        crate::proxyref::token_id(v).and_then(|id| self.get(id))
+    }
+}
+
+fn key_error(id: &str) -> PyException {
+    PyException::key_error(Value::from(id))
+}
