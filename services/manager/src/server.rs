@@ -111,6 +111,10 @@ impl Server {
         if let Some(after) = shared.settings.reap_orphans_after {
             tokio::spawn(crate::reaper::run(shared.clone(), after));
         }
+        if let Ok(addr) = listener.local_addr() {
+            // One machine-readable line for scripts and tests (port 0 binds).
+            println!("mpcluster-manager listening on {addr}");
+        }
         info!(
             addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             advertised = %format!("{}:{}", shared.advertised.0, shared.advertised.1),
