@@ -66,7 +66,7 @@ async fn serve(
                 continue;
             }
         };
-        if !entry.is_exposed(&method) {
+        if !entry.is_exposed(&method) || !entry.obj.has_method(&method) {
             let n = conn.send(fallback(&entry, &method, args)).await?;
             conn.info.count(frame.len(), n);
             continue;
@@ -166,6 +166,13 @@ fn fallback(entry: &Entry, method: &str, args: Args) -> Reply {
 }
 
 fn not_exposed(entry: &Entry, method: &str) -> Reply {
+    if entry.is_exposed(method) {
+        // Exposed by the typeid but missing on this referent.
+        return Reply::Traceback(PyException::attribute_error(format!(
+            "'{}' object has no attribute '{method}'",
+            entry.obj.type_name()
+        )));
+    }
     let exposed: Vec<String> = entry.exposed.iter().map(|m| format!("'{m}'")).collect();
     Reply::Traceback(PyException::msg(
         ExcKind::AttributeError,

@@ -1,1 +1,390 @@
-//! (in progress)
+//! Thin tokio adapters: frames and the authkey handshake over any
+//! `AsyncRead`/`AsyncWrite` stream.
+//!
+//! A manager connection loop calls [`server_handshake`] once and then
+//! alternates [`read_frame`] and [`write_frame`] (or wraps the stream in
+//! `tokio_util::codec::Framed` with [`FrameCodec`]). All protocol decisions
+//! live in `crate::frame` and `crate::handshake`; this module only moves
+//! bytes, enforces the handshake timeout and caps every handshake read at
+//! [`MAX_HANDSHAKE_FRAME`] bytes before allocating anything.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::codec::Decoder;
+
+use crate::frame::{
+    check_len, encode_header, eof_kind, parse_header, EofKind, FrameCodec, FrameError,
+    LONG_HEADER_LEN, SHORT_HEADER_LEN,
+};
+use crate::handshake::{AuthError, AuthPolicy, Handshake, HandshakeInfo, MAX_HANDSHAKE_FRAME};
+
+/// Payloads up to this size are written together with their header in one
+/// write: CPython does the same (`Connection._send_bytes`, bpo-20540) so a
+/// small message never waits on Nagle's algorithm behind its own header.
+pub const SINGLE_WRITE_MAX: usize = 16384;
+
+/// Why a handshake over a stream did not complete.
+#[derive(Debug, Error)]
+pub enum HandshakeError {
+    /// The peer did not finish within the configured time (CPython has no
+    /// such limit: a silent peer holds a server thread forever).
+    #[error("handshake timed out after {0:?}")]
+    Timeout(Duration),
+    /// The peer failed authentication or broke the protocol.
+    #[error("authentication failed: {0}")]
+    Auth(#[from] AuthError),
+    /// A handshake frame was malformed or over the 256-byte cap.
+    #[error("handshake frame: {0}")]
+    Frame(#[from] FrameError),
+    /// The peer closed the connection mid-handshake (CPython: `EOFError`).
+    #[error("peer closed the connection during the handshake")]
+    Closed,
+}
+
+/// Runs the accepting side of the handshake (deliver, then answer) with a
+/// fresh random nonce.
+pub async fn server_handshake<S>(
+    io: &mut S,
+    authkey: &[u8],
+    policy: &AuthPolicy,
+    timeout: Duration,
+) -> Result<HandshakeInfo, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let hs = Handshake::server(authkey, *policy, &mut rand::rngs::OsRng);
+    run_handshake(io, hs, timeout).await
+}
+
+/// Runs the connecting side of the handshake (answer, then deliver) with a
+/// fresh random nonce.
+pub async fn client_handshake<S>(
+    io: &mut S,
+    authkey: &[u8],
+    policy: &AuthPolicy,
+    timeout: Duration,
+) -> Result<HandshakeInfo, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let hs = Handshake::client(authkey, *policy, &mut rand::rngs::OsRng);
+    run_handshake(io, hs, timeout).await
+}
+
+/// Drives a prepared [`Handshake`] (either role) to completion.
+///
+/// Handshake frames are read with exact reads, never past the end of the
+/// frame, so bytes the peer pipelines right after its last handshake frame
+/// (a CPython client sends its first request straight after `#WELCOME#`)
+/// stay in the stream for the caller's [`read_frame`]. On an authentication
+/// failure the queued `#FAILURE#` is sent (best effort) before returning.
+pub async fn run_handshake<S>(
+    io: &mut S,
+    hs: Handshake,
+    timeout: Duration,
+) -> Result<HandshakeInfo, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(timeout, drive(io, hs)).await {
+        Ok(result) => result,
+        Err(_) => Err(HandshakeError::Timeout(timeout)),
+    }
+}
+
+async fn drive<S>(io: &mut S, mut hs: Handshake) -> Result<HandshakeInfo, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        while let Some(payload) = hs.poll_transmit() {
+            write_frame(io, &payload).await.map_err(FrameError::Io)?;
+        }
+        if let Some(info) = hs.info() {
+            return Ok(info);
+        }
+        let payload = read_frame_exact(io, MAX_HANDSHAKE_FRAME)
+            .await?
+            .ok_or(HandshakeError::Closed)?;
+        if let Err(err) = hs.handle(&payload) {
+            while let Some(verdict) = hs.poll_transmit() {
+                // The peer may already be gone; the auth error is what the
+                // caller needs to log, not a broken pipe.
+                if write_frame(io, &verdict).await.is_err() {
+                    break;
+                }
+            }
+            return Err(err.into());
+        }
+    }
+}
+
+/// Reads one frame with exact reads only (CPython `_recv_bytes`), refusing
+/// a declared length over `max` before allocating. `Ok(None)` on a clean
+/// end of stream (before a header, or right after one, as CPython's
+/// `EOFError`).
+pub async fn read_frame_exact<R>(r: &mut R, max: usize) -> Result<Option<Vec<u8>>, FrameError>
+where
+    R: AsyncRead + Unpin,
+{
+    let mut header = [0u8; LONG_HEADER_LEN];
+    let mut filled = 0;
+    let parsed = loop {
+        let want = match parse_header(&header[..filled])? {
+            Some(parsed) => break parsed,
+            None if filled < SHORT_HEADER_LEN => SHORT_HEADER_LEN,
+            None => LONG_HEADER_LEN,
+        };
+        // `filled < want <= LONG_HEADER_LEN` here, so the range is in bounds.
+        let n = fill(r, &mut header[filled..want]).await?;
+        filled += n;
+        if filled < want {
+            return eof_result(&header[..filled]);
+        }
+    };
+    let len = check_len(parsed.payload_len, max)?;
+    let mut payload = vec![0u8; len];
+    let n = fill(r, &mut payload).await?;
+    if n < len {
+        return match n {
+            0 => Ok(None),
+            _ => Err(FrameError::Truncated {
+                buffered: parsed.header_len + n,
+            }),
+        };
+    }
+    Ok(Some(payload))
+}
+
+/// Reads until `buf` is full or the stream ends; returns how much arrived.
+async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while let Some(rest) = buf.get_mut(done..).filter(|rest| !rest.is_empty()) {
+        match r.read(rest).await? {
+            0 => break,
+            n => done += n,
+        }
+    }
+    Ok(done)
+}
+
+fn eof_result(partial: &[u8]) -> Result<Option<Vec<u8>>, FrameError> {
+    match eof_kind(partial) {
+        EofKind::Clean | EofKind::AfterHeader => Ok(None),
+        EofKind::MidFrame => Err(FrameError::Truncated {
+            buffered: partial.len(),
+        }),
+    }
+}
+
+/// Reads one frame through `buf`, which keeps any bytes read past it for the
+/// next call (reuse the same buffer for the whole connection). The declared
+/// length is checked against `max` before any payload space is reserved.
+/// `Ok(None)` on a clean end of stream; [`FrameError::Truncated`] when the
+/// stream stops inside a frame.
+pub async fn read_frame<R>(
+    r: &mut R,
+    max: usize,
+    buf: &mut BytesMut,
+) -> Result<Option<Bytes>, FrameError>
+where
+    R: AsyncRead + Unpin,
+{
+    let mut codec = FrameCodec::new(max);
+    loop {
+        if let Some(frame) = codec.decode(buf)? {
+            return Ok(Some(frame.freeze()));
+        }
+        if r.read_buf(buf).await? == 0 {
+            return Ok(codec.decode_eof(buf)?.map(BytesMut::freeze));
+        }
+    }
+}
+
+/// Writes one frame and flushes it: header and payload in a single write up
+/// to [`SINGLE_WRITE_MAX`] bytes, separate writes above (CPython's split).
+pub async fn write_frame<W>(w: &mut W, payload: &[u8]) -> io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    let header = encode_header(payload.len());
+    if payload.len() <= SINGLE_WRITE_MAX {
+        let mut frame = Vec::with_capacity(header.as_bytes().len() + payload.len());
+        frame.extend_from_slice(header.as_bytes());
+        frame.extend_from_slice(payload);
+        w.write_all(&frame).await?;
+    } else {
+        w.write_all(header.as_bytes()).await?;
+        w.write_all(payload).await?;
+    }
+    w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::duplex;
+
+    const KEY: &[u8] = b"mpcluster-capture-key";
+    const LONG: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn both_sides_complete_and_pipelined_bytes_survive() {
+        let (mut a, mut b) = duplex(4096);
+        let policy = AuthPolicy::default();
+        let server = async {
+            let info = server_handshake(&mut a, KEY, &policy, LONG).await.unwrap();
+            let mut buf = BytesMut::new();
+            let req = read_frame(&mut a, 1024, &mut buf).await.unwrap().unwrap();
+            (info, req)
+        };
+        let client = async {
+            let info = client_handshake(&mut b, KEY, &policy, LONG).await.unwrap();
+            // A CPython client sends its first request right after its
+            // `#WELCOME#`; the server must still find it.
+            write_frame(&mut b, b"request").await.unwrap();
+            info
+        };
+        let ((s_info, req), c_info) = tokio::join!(server, client);
+        assert_eq!(&req[..], b"request");
+        assert_eq!(s_info.to_string(), "modern sha256");
+        assert_eq!(c_info.to_string(), "modern sha256");
+    }
+
+    #[tokio::test]
+    async fn wrong_key_sends_failure_and_errors_on_both_sides() {
+        let (mut a, mut b) = duplex(4096);
+        let policy = AuthPolicy::default();
+        let (s, c) = tokio::join!(
+            server_handshake(&mut a, KEY, &policy, LONG),
+            client_handshake(&mut b, b"wrong", &policy, LONG)
+        );
+        assert!(
+            matches!(s, Err(HandshakeError::Auth(AuthError::DigestReceivedWrong))),
+            "{s:?}"
+        );
+        assert!(
+            matches!(c, Err(HandshakeError::Auth(AuthError::DigestSentRejected))),
+            "{c:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn silent_peer_times_out() {
+        let (mut a, _b) = duplex(4096);
+        let started = std::time::Instant::now();
+        let timeout = Duration::from_millis(50);
+        let res = server_handshake(&mut a, KEY, &AuthPolicy::default(), timeout).await;
+        assert!(
+            matches!(res, Err(HandshakeError::Timeout(t)) if t == timeout),
+            "{res:?}"
+        );
+        assert!(started.elapsed() >= timeout);
+    }
+
+    #[tokio::test]
+    async fn oversized_handshake_frame_is_refused() {
+        let (mut a, mut b) = duplex(4096);
+        let policy = AuthPolicy::default();
+        let server = server_handshake(&mut a, KEY, &policy, LONG);
+        let client = async {
+            let challenge = read_frame_exact(&mut b, 256).await.unwrap().unwrap();
+            assert!(challenge.starts_with(b"#CHALLENGE#{sha256}"));
+            // Announce 1 GiB; send nothing else.
+            b.write_all(&[0x40, 0, 0, 0]).await.unwrap();
+        };
+        let (res, ()) = tokio::join!(server, client);
+        assert!(
+            matches!(
+                res,
+                Err(HandshakeError::Frame(FrameError::TooLarge {
+                    declared: 0x4000_0000,
+                    max: 256
+                }))
+            ),
+            "{res:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn peer_closing_mid_handshake_is_reported() {
+        let (mut a, b) = duplex(4096);
+        drop(b);
+        let res = server_handshake(&mut a, KEY, &AuthPolicy::default(), LONG).await;
+        // The challenge write fails or the read sees the end of stream.
+        assert!(
+            matches!(
+                res,
+                Err(HandshakeError::Closed | HandshakeError::Frame(FrameError::Io(_)))
+            ),
+            "{res:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn read_frame_eof_semantics() {
+        for (bytes, want) in [
+            (&b""[..], "clean"),
+            (&b"\x00\x00\x00\x05"[..], "clean"),
+            (&b"\x00\x00\x00\x05ab"[..], "truncated"),
+            (&b"\x00\x00"[..], "truncated"),
+        ] {
+            let mut r = bytes;
+            let got = match read_frame(&mut r, 64, &mut BytesMut::new()).await {
+                Ok(None) => "clean",
+                Err(FrameError::Truncated { .. }) => "truncated",
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got, want, "{bytes:?}");
+            let mut r = bytes;
+            let got = match read_frame_exact(&mut r, 64).await {
+                Ok(None) => "clean",
+                Err(FrameError::Truncated { .. }) => "truncated",
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got, want, "exact {bytes:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_round_trip_over_a_stream_in_both_forms_of_write() {
+        let (mut a, mut b) = duplex(1 << 16);
+        let sizes = [0usize, 1, SINGLE_WRITE_MAX, SINGLE_WRITE_MAX + 1, 1 << 20];
+        let writer = async {
+            for n in sizes {
+                let payload: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                write_frame(&mut a, &payload).await.unwrap();
+            }
+            drop(a);
+        };
+        let reader = async {
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            while let Some(frame) = read_frame(&mut b, 2 << 20, &mut buf).await.unwrap() {
+                got.push(frame);
+            }
+            got
+        };
+        let ((), got) = tokio::join!(writer, reader);
+        assert_eq!(got.len(), sizes.len());
+        for (frame, n) in got.iter().zip(sizes) {
+            assert_eq!(frame.len(), n);
+            assert!(frame.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+        }
+    }
+
+    #[tokio::test]
+    async fn long_form_header_is_read_by_the_exact_reader() {
+        let mut r = &b"\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x02hi"[..];
+        assert_eq!(read_frame_exact(&mut r, 8).await.unwrap().unwrap(), b"hi");
+        let mut r = &b"\xff\xff\xff\xfe"[..];
+        assert!(matches!(
+            read_frame_exact(&mut r, 8).await,
+            Err(FrameError::NegativeLength(-2))
+        ));
+    }
+}

@@ -1,13 +1,325 @@
-//! (being written: see objects/mod.rs for the contract)
+//! `Barrier` (spec 9.9): CPython's `threading.Barrier(parties, action=None,
+//! timeout=None)` served to `BarrierProxy` clients.
+//!
+//! The state machine is CPython's: filling (arrivals get `index = count`,
+//! the last one releases everybody), draining (leavers wait until the last
+//! has left), resetting and broken. A timeout breaks the barrier for every
+//! party, and waiters of a broken, aborted or reset barrier raise
+//! `threading.BrokenBarrierError`. Every transition happens under the state
+//! mutex and wakes all waiters (`notify_waiters`), who re-check the phase.
+//!
+//! Differences from CPython, on purpose:
+//! * `action` is refused with `NotImplementedError`: it is a Python callable
+//!   that would have to run on the server, which never executes client
+//!   code (the same error family as `Pool`, which needs node agents).
+//! * `__getattribute__` answers only `parties`, `n_waiting` and `broken`
+//!   (spec 9.9); CPython would serve any attribute.
+//! * `parties` must be an `int` >= 1 (3.13's check; 3.11 accepted 0).
+//! * A waiter cancelled because its client went away leaves the barrier as
+//!   CPython's `finally: self._count -= 1; self._exit()` does when a waiting
+//!   thread is interrupted: its arrival is withdrawn and the other parties
+//!   keep waiting (a replacement party can still complete the barrier).
 
-use crate::args::Args;
-use crate::objects::{CallCtx, SharedObject};
+use crate::args::{Args, Sig};
+use crate::objects::lock::wait::{deadline_in, guard, seconds, wait_until};
+use crate::objects::{Call, CallCtx, CallResult, SharedObject};
 use crate::pyexc::{ExcKind, PyException};
-use std::sync::Arc;
+use mpcluster_wire::Value;
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 pub const EXPOSED: &[&str] = &["__getattribute__", "wait", "abort", "reset"];
 
-pub fn create(_: &CallCtx<'_>, _: Args) -> Result<Arc<dyn SharedObject>, PyException> {
-    Err(PyException::msg(ExcKind::NotImplementedError, "not implemented yet"))
+/// CPython's `_state`: 0, 1, -1, -2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Filling,
+    Draining,
+    Resetting,
+    Broken,
 }
 
+struct State {
+    phase: Phase,
+    /// Parties inside `wait` (CPython's `_count`).
+    count: u64,
+}
+
+pub struct Barrier {
+    parties: u64,
+    /// The default timeout given to the constructor, checked when used.
+    timeout: Option<Value>,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+fn broken() -> PyException {
+    PyException::bare(ExcKind::BrokenBarrierError)
+}
+
+/// `Barrier(parties, action=None, timeout=None)`.
+pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
+    const SIG: Sig = Sig::py("Barrier.__init__", &["parties", "action", "timeout"], 1);
+    let mut b = args.bind(&SIG)?;
+    let parties = match b.req(0) {
+        Value::Int(n) if n >= 1 => n as u64,
+        Value::Bool(true) => 1,
+        Value::Int(_) | Value::Bool(false) => {
+            return Err(PyException::value_error("parties must be > 0"))
+        }
+        Value::BigInt(n) if n.sign() == num_bigint::Sign::Minus => {
+            return Err(PyException::value_error("parties must be > 0"))
+        }
+        Value::BigInt(_) => {
+            return Err(PyException::msg(
+                ExcKind::OverflowError,
+                "Barrier parties too large for this server (at most 2**63-1)",
+            ))
+        }
+        other => {
+            return Err(PyException::type_error(format!(
+                "'{}' object cannot be interpreted as an integer",
+                other.type_name()
+            )))
+        }
+    };
+    if b.take(1).is_some_and(|a| !matches!(a, Value::None)) {
+        return Err(PyException::msg(
+            ExcKind::NotImplementedError,
+            "Barrier action is not supported by mpcluster: the action is Python code that \
+             would run on the manager, which never executes client code; run it in the \
+             party whose wait() returns 0 instead",
+        ));
+    }
+    let timeout = b.take(2).filter(|t| !matches!(t, Value::None));
+    Ok(Arc::new(Barrier {
+        parties,
+        timeout,
+        state: Mutex::new(State {
+            phase: Phase::Filling,
+            count: 0,
+        }),
+        changed: Notify::new(),
+    }))
+}
+
+/// An arrival that has been counted and must be withdrawn if its wait is
+/// dropped (CPython's `finally` in `Barrier.wait`).
+struct Arrival<'a> {
+    barrier: &'a Barrier,
+    left: bool,
+}
+
+impl Arrival<'_> {
+    fn leave(&mut self, s: &mut State) {
+        self.left = true;
+        self.barrier.leave(s);
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.barrier.leave(&mut guard(&self.barrier.state));
+        }
+    }
+}
+
+impl Barrier {
+    /// CPython's `_count -= 1; _exit()`: the last leaver of a draining or
+    /// resetting barrier makes it fill again.
+    fn leave(&self, s: &mut State) {
+        s.count = s.count.saturating_sub(1);
+        if s.count == 0 && matches!(s.phase, Phase::Draining | Phase::Resetting) {
+            s.phase = Phase::Filling;
+            self.changed.notify_waiters();
+        }
+    }
+
+    fn set_phase(&self, s: &mut State, phase: Phase) {
+        s.phase = phase;
+        self.changed.notify_waiters();
+    }
+
+    /// `wait(timeout=None)` → the arrival index.
+    async fn wait(&self, timeout: Option<Value>) -> CallResult {
+        let timeout = timeout.or_else(|| self.timeout.clone());
+        // `wait_for` computes `_time() + timeout` only for a party that waits.
+        let secs = match &timeout {
+            None => Ok(None),
+            Some(t) => seconds(t).map(Some).ok_or_else(|| {
+                PyException::type_error(format!(
+                    "unsupported operand type(s) for +: 'float' and '{}'",
+                    t.type_name()
+                ))
+            }),
+        };
+        // `_enter`: wait (without a timeout) while the previous cycle drains
+        // or resets, then take an index.
+        let entered = wait_until(&self.state, &self.changed, None, |s| match s.phase {
+            Phase::Draining | Phase::Resetting => None,
+            Phase::Broken => Some(Err(broken())),
+            Phase::Filling if s.count.saturating_add(1) == self.parties => {
+                // The last party releases the others and leaves at once.
+                let index = s.count;
+                self.set_phase(s, Phase::Draining);
+                s.count += 1;
+                self.leave(s);
+                Some(Ok(Err(index)))
+            }
+            Phase::Filling => match &secs {
+                Err(e) => Some(Err(e.clone())),
+                Ok(_) => {
+                    s.count += 1;
+                    Some(Ok(Ok(s.count - 1)))
+                }
+            },
+        })
+        .await;
+        let index = match entered {
+            // Unreachable: without a deadline `wait_until` only returns a result.
+            None => return Err(broken()),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(Err(last))) => return Ok(index_value(last).into()),
+            Some(Ok(Ok(index))) => index,
+        };
+        // Counted in the same poll that took the index: from here on a
+        // dropped future withdraws the arrival.
+        let mut arrival = Arrival {
+            barrier: self,
+            left: false,
+        };
+        let deadline = secs.ok().flatten().map(deadline_in);
+        loop {
+            let outcome = wait_until(&self.state, &self.changed, deadline, |s| {
+                if s.phase == Phase::Filling {
+                    // `wait_for` timed out: break the barrier for everybody.
+                    if !deadline.is_some_and(|d| Instant::now() >= d) {
+                        return None;
+                    }
+                    self.set_phase(s, Phase::Broken);
+                }
+                let result = match s.phase {
+                    Phase::Resetting | Phase::Broken => Err(broken()),
+                    Phase::Filling | Phase::Draining => Ok(index_value(index).into()),
+                };
+                arrival.leave(s);
+                Some(result)
+            })
+            .await;
+            // `None` only if the timer fired a hair before the deadline.
+            if let Some(result) = outcome {
+                return result;
+            }
+        }
+    }
+
+    fn get_attribute(&self, args: Args) -> Result<Value, PyException> {
+        if !args.kw.is_empty() {
+            return Err(PyException::type_error(
+                "wrapper __getattribute__() takes no keyword arguments",
+            ));
+        }
+        let [name] = args.pos.as_slice() else {
+            return Err(PyException::type_error(format!(
+                "expected 1 argument, got {}",
+                args.pos.len()
+            )));
+        };
+        let Some(name) = name.as_str() else {
+            return Err(PyException::type_error(format!(
+                "attribute name must be string, not '{}'",
+                name.type_name()
+            )));
+        };
+        let s = guard(&self.state);
+        match name {
+            "parties" => Ok(index_value(self.parties)),
+            "n_waiting" => Ok(index_value(if s.phase == Phase::Filling { s.count } else { 0 })),
+            "broken" => Ok(Value::Bool(s.phase == Phase::Broken)),
+            other => Err(PyException::attribute_error(format!(
+                "'Barrier' object has no attribute '{other}'"
+            ))),
+        }
+    }
+
+    /// `reset()`, CPython's rules: waiters of the current cycle break; a
+    /// broken barrier with waiters still inside resets once they leave.
+    fn reset(&self) {
+        let mut s = guard(&self.state);
+        let phase = if s.count == 0 {
+            Phase::Filling
+        } else if matches!(s.phase, Phase::Filling | Phase::Broken) {
+            Phase::Resetting
+        } else {
+            s.phase
+        };
+        self.set_phase(&mut s, phase);
+    }
+}
+
+/// Counts are below `parties`, itself at most `i64::MAX`.
+fn index_value(n: u64) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+impl SharedObject for Barrier {
+    fn type_name(&self) -> &'static str {
+        "Barrier"
+    }
+
+    fn call<'a>(&'a self, _ctx: &'a CallCtx<'a>, method: &str, args: Args) -> Call<'a> {
+        match method {
+            "__getattribute__" => self.get_attribute(args).into(),
+            "wait" => {
+                const SIG: Sig = Sig::py("Barrier.wait", &["timeout"], 0);
+                match args.bind(&SIG) {
+                    Ok(mut b) => {
+                        let timeout = b.take(0).filter(|t| !matches!(t, Value::None));
+                        Call::wait(self.wait(timeout))
+                    }
+                    Err(e) => Call::err(e),
+                }
+            }
+            "abort" => args
+                .none("Barrier.abort")
+                .map(|()| {
+                    self.set_phase(&mut guard(&self.state), Phase::Broken);
+                    Value::None
+                })
+                .into(),
+            "reset" => args
+                .none("Barrier.reset")
+                .map(|()| {
+                    self.reset();
+                    Value::None
+                })
+                .into(),
+            other => Call::err(PyException::attribute_error(format!(
+                "'Barrier' object has no attribute '{other}'"
+            ))),
+        }
+    }
+
+    /// CPython's `<threading.Barrier at 0x...: waiters=1/3>` (or `broken`)
+    /// without the address.
+    fn repr(&self) -> String {
+        let s = guard(&self.state);
+        if s.phase == Phase::Broken {
+            return "<threading.Barrier: broken>".into();
+        }
+        let waiting = if s.phase == Phase::Filling { s.count } else { 0 };
+        format!("<threading.Barrier: waiters={waiting}/{}>", self.parties)
+    }
+
+    /// CPython's barrier holds a `Condition(Lock())`, which cannot pickle.
+    fn get_value(&self) -> Result<Value, String> {
+        Err("cannot pickle '_thread.lock' object".into())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

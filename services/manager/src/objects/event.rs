@@ -1,13 +1,186 @@
-//! (being written: see objects/mod.rs for the contract)
+//! `Event` (spec 9.8): CPython's `threading.Event()` served to `EventProxy`
+//! clients (`is_set`, `set`, `clear`, `wait(timeout=None)`).
+//!
+//! CPython's `Event.wait` returns True when the flag was set at any moment
+//! of the wait, even if it was cleared again before the waiter ran (its
+//! `Condition.wait` reports the notification). A flag alone cannot tell
+//! that, so the state also counts `set()` calls: a waiter returns True when
+//! the flag is set or the count moved since it started waiting.
 
-use crate::args::Args;
-use crate::objects::{CallCtx, SharedObject};
-use crate::pyexc::{ExcKind, PyException};
-use std::sync::Arc;
+use crate::args::{Args, Sig};
+use crate::objects::lock::wait::{compare_error, deadline_in, guard, seconds, wait_until};
+use crate::objects::{Call, CallCtx, SharedObject};
+use crate::pyexc::PyException;
+use mpcluster_wire::Value;
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 pub const EXPOSED: &[&str] = &["is_set", "set", "clear", "wait"];
 
-pub fn create(_: &CallCtx<'_>, _: Args) -> Result<Arc<dyn SharedObject>, PyException> {
-    Err(PyException::msg(ExcKind::NotImplementedError, "not implemented yet"))
+#[derive(Default)]
+struct Flag {
+    set: bool,
+    /// Number of `set()` calls so far.
+    sets: u64,
 }
 
+#[derive(Default)]
+pub struct Event {
+    flag: Mutex<Flag>,
+    changed: Notify,
+}
+
+pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
+    args.none("Event.__init__")?;
+    Ok(Arc::new(Event::default()))
+}
+
+impl Event {
+    fn set(&self) {
+        {
+            let mut f = guard(&self.flag);
+            f.set = true;
+            f.sets = f.sets.wrapping_add(1);
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// `wait(timeout=None)`: True at once when set; otherwise waits for a
+    /// `set()` or the timeout (a timeout <= 0 does not wait, as CPython's
+    /// `Condition.wait` then only polls).
+    fn wait(&self, args: Args) -> Call<'_> {
+        const SIG: Sig = Sig::py("Event.wait", &["timeout"], 0);
+        let timeout = match args.bind(&SIG) {
+            Ok(mut b) => b.take(0).filter(|t| !matches!(t, Value::None)),
+            Err(e) => return Call::err(e),
+        };
+        let start = {
+            let f = guard(&self.flag);
+            if f.set {
+                return Call::value(Value::Bool(true));
+            }
+            f.sets
+        };
+        let deadline = match &timeout {
+            None => None,
+            Some(t) => match seconds(t) {
+                None => return Call::err(compare_error(">", t)),
+                Some(secs) if secs.is_nan() || secs <= 0.0 => return Call::value(Value::Bool(false)),
+                Some(secs) => Some(deadline_in(secs)),
+            },
+        };
+        Call::wait(async move {
+            let signalled = wait_until(&self.flag, &self.changed, deadline, |f| {
+                (f.set || f.sets != start).then_some(())
+            })
+            .await;
+            Ok(Value::Bool(signalled.is_some()).into())
+        })
+    }
+}
+
+impl SharedObject for Event {
+    fn type_name(&self) -> &'static str {
+        "Event"
+    }
+
+    fn call<'a>(&'a self, _ctx: &'a CallCtx<'a>, method: &str, args: Args) -> Call<'a> {
+        match method {
+            "is_set" => args
+                .none("Event.is_set")
+                .map(|()| Value::Bool(guard(&self.flag).set))
+                .into(),
+            "set" => args
+                .none("Event.set")
+                .map(|()| {
+                    self.set();
+                    Value::None
+                })
+                .into(),
+            "clear" => args
+                .none("Event.clear")
+                .map(|()| {
+                    guard(&self.flag).set = false;
+                    Value::None
+                })
+                .into(),
+            "wait" => self.wait(args),
+            other => Call::err(PyException::attribute_error(format!(
+                "'Event' object has no attribute '{other}'"
+            ))),
+        }
+    }
+
+    /// CPython's `<threading.Event at 0x...: set>` without the address.
+    fn repr(&self) -> String {
+        let state = if guard(&self.flag).set { "set" } else { "unset" };
+        format!("<threading.Event: {state}>")
+    }
+
+    /// CPython's event holds a `Condition(Lock())`, which cannot pickle.
+    fn get_value(&self) -> Result<Value, String> {
+        Err("cannot pickle '_thread.lock' object".into())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::lock::wait::testing::*;
+    use crate::pyexc::ExcKind;
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn flag_and_timeouts() {
+        let e = Event::default();
+        assert_eq!(now(&e, 1, "is_set", vec![]).unwrap(), f());
+        assert_eq!(e.repr(), "<threading.Event: unset>");
+        assert_eq!(now(&e, 1, "wait", vec![Value::Int(0)]).unwrap(), f());
+        assert_exc(
+            now(&e, 1, "wait", vec![Value::str("x")]),
+            ExcKind::TypeError,
+            "'>' not supported between instances of 'str' and 'int'",
+        );
+        let store = Store::new(16);
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
+        let started = std::time::Instant::now();
+        let timed = finish(e.call(&ctx, "wait", Args::new(vec![Value::Float(0.05)])));
+        assert_eq!(timed.await.unwrap(), f());
+        assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+        now(&e, 2, "set", vec![]).unwrap();
+        assert_eq!(now(&e, 1, "is_set", vec![]).unwrap(), t());
+        // Set: `wait` answers at once, whatever the timeout.
+        assert_eq!(now(&e, 1, "wait", vec![Value::None]).unwrap(), t());
+        assert_eq!(now(&e, 1, "wait", vec![Value::str("x")]).unwrap(), t());
+        now(&e, 2, "clear", vec![]).unwrap();
+        assert_eq!(now(&e, 1, "is_set", vec![]).unwrap(), f());
+    }
+
+    #[tokio::test]
+    async fn set_wakes_every_waiter_even_if_cleared_at_once() {
+        let e = Event::default();
+        let store = Store::new(16);
+        let ctx = |conn| CallCtx {
+            conn,
+            store: &store,
+        };
+        let (c1, c2, c3) = (ctx(1), ctx(2), ctx(3));
+        let a = pending(e.call(&c1, "wait", Args::new(vec![Value::None]))).await;
+        let b = pending(e.call(&c2, "wait", Args::new(vec![Value::Float(30.0)]))).await;
+        let gone = pending(e.call(&c3, "wait", Args::new(vec![Value::None]))).await;
+        drop(gone);
+        e.set();
+        guard(&e.flag).set = false;
+        // CPython's waiters were notified, so they report True.
+        assert_eq!(finish(Call::Wait(a)).await.unwrap(), t());
+        assert_eq!(finish(Call::Wait(b)).await.unwrap(), t());
+    }
+}

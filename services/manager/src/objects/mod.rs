@@ -23,6 +23,7 @@ pub mod lock;
 pub mod namespace;
 pub mod queue;
 pub mod semaphore;
+pub mod seq;
 pub mod set;
 pub mod value;
 
@@ -112,6 +113,14 @@ pub trait SharedObject: Send + Sync + 'static {
     /// Calls an exposed method. The serving loop has already checked that
     /// `method` is in the object's exposed list.
     fn call<'a>(&'a self, ctx: &'a CallCtx<'a>, method: &str, args: Args) -> Call<'a>;
+
+    /// Whether the referent really has `method`. CPython looks the method
+    /// up with `getattr` after the exposure check, and a missing attribute
+    /// (`send` on a dict iterator) falls through to the fallback path: a
+    /// `#TRACEBACK`, not an `#ERROR` (spec 8, `Iterator`).
+    fn has_method(&self, _method: &str) -> bool {
+        true
+    }
 
     /// `repr(referent)`, the `__repr__`/`__str__` fallbacks and `debug_info`.
     fn repr(&self) -> String;

@@ -205,7 +205,7 @@ impl Set {
         self.set.clear()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Value> + ExactSizeIterator {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Value> {
         self.set.iter().map(|k| &k.0)
     }
 

@@ -18,17 +18,28 @@
 //! reference to an enclosing container, which the encoder turns back into a
 //! memo reference.
 
+mod builtin_fns;
 mod dict;
 mod eq;
 mod error;
 mod hash;
+mod names;
 mod ord;
+mod printable;
 mod repr;
+mod repr_array;
+mod repr_num;
+mod repr_obj;
 pub mod serde;
+mod sort_key;
 
+pub use builtin_fns::SortKeyError;
 pub use dict::{Dict, Key, Set};
 pub use error::OpError;
-pub use ord::py_sort;
+pub use ord::{py_compare, py_lt, py_sort, CompareOp};
+pub use repr::{ObjectRepr, ReprOptions};
+pub use self::serde::{from_value, from_value_ref, to_value, SerdeError, ValueSerializer};
+pub use sort_key::{py_sort_by_key, SortKey, SUPPORTED as SUPPORTED_SORT_KEYS};
 
 use num_bigint::BigInt;
 

@@ -1,0 +1,225 @@
+//! The waiting loop and argument helpers shared by the synchronisation
+//! kinds (`lock.rs`, `semaphore.rs`, `condition.rs`, `event.rs`,
+//! `barrier.rs`, `queue.rs`).
+//!
+//! Waiting follows one pattern everywhere ([`wait_until`]): the condition is
+//! checked under the object's `std::sync::Mutex`; if it does not hold, a
+//! `tokio::sync::Notify` registration is enabled before the mutex is
+//! released, so a change in between cannot be missed, and the waiter checks
+//! again when woken. Nothing is ever held across an `.await`.
+
+use crate::objects::duration;
+use crate::pyexc::PyException;
+use mpcluster_wire::Value;
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Locks a state mutex. Poisoning only means a panic elsewhere mid-update;
+/// every critical section here leaves the state consistent before any call
+/// that could panic, so the data is still meaningful.
+pub(crate) fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A deadline `secs` seconds from now (negative or NaN: now).
+pub(crate) fn deadline_in(secs: f64) -> Instant {
+    Instant::now() + duration(secs)
+}
+
+/// Runs `attempt` under `state`'s mutex until it yields a result, sleeping
+/// on `notify` in between; `None` once `deadline` has passed (after one last
+/// attempt, as CPython's timed loops re-check their predicate on timeout).
+///
+/// Cancel-safe: the only effects are those of a successful `attempt`, made
+/// in the same poll that returns. The registration is enabled while the
+/// mutex is held, so a notification sent after a failed attempt is never
+/// lost; a `notify_one` received by a dropped waiter passes to the next one.
+pub(crate) async fn wait_until<T, R>(
+    state: &Mutex<T>,
+    notify: &Notify,
+    deadline: Option<Instant>,
+    mut attempt: impl FnMut(&mut T) -> Option<R>,
+) -> Option<R> {
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        {
+            let mut s = guard(state);
+            if let Some(r) = attempt(&mut s) {
+                return Some(r);
+            }
+            notified.as_mut().enable();
+        }
+        match deadline {
+            None => notified.await,
+            Some(d) => {
+                if tokio::time::timeout_at(d, notified).await.is_err() {
+                    return attempt(&mut guard(state));
+                }
+            }
+        }
+    }
+}
+
+/// A Python real number as seconds, for the timeouts of the pure-Python
+/// `threading`/`queue` methods (`int`, `bool`, `float`; big ints saturate).
+/// `None` for anything else, which the caller reports with the `TypeError`
+/// its CPython method would raise.
+pub(crate) fn seconds(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(f) => Some(*f),
+        Value::Int(i) => Some(*i as f64),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::BigInt(b) => Some(if b.sign() == num_bigint::Sign::Minus {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        }),
+        _ => None,
+    }
+}
+
+/// The `TypeError` of a Python comparison `v <op> 0` on a non-number
+/// (`timeout < 0` in `queue.Queue.get`, `timeout > 0` in `Condition.wait`).
+pub(crate) fn compare_error(op: &str, v: &Value) -> PyException {
+    PyException::type_error(format!(
+        "'{op}' not supported between instances of '{}' and 'int'",
+        v.type_name()
+    ))
+}
+
+
+/// Helpers for the synchronisation kinds' unit tests: calls made the way
+/// the serving loop makes them, one `CallCtx` per simulated connection.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::args::Args;
+    use crate::objects::{Call, CallCtx, CallResult, Ret, SharedObject, WaitFuture};
+    use crate::pyexc::{ExcKind, PyException};
+    use crate::store::{ConnId, Store};
+    use mpcluster_wire::Value;
+    use std::sync::Arc;
+    use std::task::Poll;
+    use std::time::Duration;
+    use tokio::task::JoinHandle;
+
+    pub type Outcome = Result<Value, PyException>;
+
+    /// How long a test waits for something that must happen before it
+    /// calls the test failed (never reached when the code is right).
+    pub const PATIENCE: Duration = Duration::from_secs(10);
+
+    pub fn outcome(r: CallResult) -> Outcome {
+        r.map(|ret| match ret {
+            Ret::Value(v) => v,
+            Ret::Object(_) => Value::str("<new object>"),
+        })
+    }
+
+    pub fn t() -> Value {
+        Value::Bool(true)
+    }
+
+    pub fn f() -> Value {
+        Value::Bool(false)
+    }
+
+    /// Arguments with keywords.
+    pub fn kw(pos: Vec<Value>, kw: &[(&str, Value)]) -> Args {
+        Args {
+            pos,
+            kw: kw.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        }
+    }
+
+    /// A call on connection `conn` that must answer without waiting.
+    pub fn now(obj: &dyn SharedObject, conn: ConnId, method: &str, args: Vec<Value>) -> Outcome {
+        now_args(obj, conn, method, Args::new(args))
+    }
+
+    pub fn now_args(obj: &dyn SharedObject, conn: ConnId, method: &str, args: Args) -> Outcome {
+        let store = Store::new(16);
+        let ctx = CallCtx {
+            conn,
+            store: &store,
+        };
+        let answer = match obj.call(&ctx, method, args) {
+            Call::Done(r) => outcome(r),
+            Call::Wait(_) => panic!("{method} waited"),
+        };
+        answer
+    }
+
+    /// Asserts the error kind and message of an outcome.
+    pub fn assert_exc(r: Outcome, kind: ExcKind, message: &str) {
+        match r {
+            Err(e) => {
+                assert_eq!(e.kind, kind, "{e}");
+                assert_eq!(e.message(), message);
+            }
+            Ok(v) => panic!("expected {kind:?}({message:?}), got {v:?}"),
+        }
+    }
+
+    /// A call that must wait: its future, polled once so that it is
+    /// registered as a waiter.
+    pub async fn pending(call: Call<'_>) -> WaitFuture<'_> {
+        let Call::Wait(mut fut) = call else {
+            panic!("answered without waiting")
+        };
+        let waiting =
+            std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending())).await;
+        assert!(waiting, "finished at the first poll");
+        fut
+    }
+
+    /// Completes a call, waiting if it must (bounded by [`PATIENCE`]).
+    pub async fn finish(call: Call<'_>) -> Outcome {
+        match call {
+            Call::Done(r) => outcome(r),
+            Call::Wait(fut) => outcome(
+                tokio::time::timeout(PATIENCE, fut)
+                    .await
+                    .expect("the call never finished"),
+            ),
+        }
+    }
+
+    /// Runs a call to completion on its own task, as another connection.
+    pub fn spawn(
+        obj: &Arc<dyn SharedObject>,
+        conn: ConnId,
+        method: &'static str,
+        args: Vec<Value>,
+    ) -> JoinHandle<Outcome> {
+        let obj = obj.clone();
+        tokio::spawn(async move {
+            let store = Store::new(16);
+            let ctx = CallCtx {
+                conn,
+                store: &store,
+            };
+            finish(obj.call(&ctx, method, Args::new(args))).await
+        })
+    }
+
+    /// The result of a spawned call.
+    pub async fn joined(h: JoinHandle<Outcome>) -> Outcome {
+        tokio::time::timeout(PATIENCE, h)
+            .await
+            .expect("the call never finished")
+            .expect("the call's task panicked")
+    }
+
+    /// Yields until `cond` holds (another task reached a waiting state).
+    pub async fn until(mut cond: impl FnMut() -> bool) {
+        let waited = tokio::time::timeout(PATIENCE, async {
+            while !cond() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "the awaited state never came");
+    }
+}

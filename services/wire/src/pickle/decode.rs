@@ -1,0 +1,692 @@
+//! The pickle parser: one `match` on the opcode, no code execution.
+//!
+//! [`Machine`] runs a pickle of protocol 0 to 5 the way CPython's C
+//! unpickler (`_pickle.c`, `load()`) runs it, with the same stack, mark and
+//! memo rules, but every "object" is a node of the arena (`arena.rs`):
+//! globals are names, calls are recorded (`REDUCE`, `NEWOBJ`, `INST`, …),
+//! and the few calls that build built-in values become those values
+//! (`known.rs`). At `STOP` the graph is handed to `convert.rs`.
+//!
+//! Stack discipline follows `_pickle.c`: `MARK` fences the stack, an opcode
+//! may only pop items above the latest fence (else [`PickleError::StackUnderflow`]),
+//! and `POP` on an empty fenced stack removes the mark instead.
+
+use super::arena::{Budget, Head, Node, NodeId, ObjNode};
+use super::compat::fix_import;
+use super::error::PickleError;
+use super::known::native_reduce;
+use super::opcode::{self as op, name};
+use super::reader::Reader;
+use super::text::{self, UnicodeError};
+use super::Limits;
+use crate::Value;
+use num_bigint::BigInt;
+use std::collections::HashMap;
+
+/// The unpickler state for one pickle.
+pub(crate) struct Machine<'a> {
+    r: Reader<'a>,
+    max_len: usize,
+    pub(crate) nodes: Vec<Node>,
+    stack: Vec<NodeId>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, NodeId>,
+    pub(crate) proto: u8,
+    pub(crate) budget: Budget,
+    /// Offset of the opcode being run, for errors.
+    at: usize,
+    /// Name of the opcode being run, for errors.
+    opname: &'static str,
+}
+
+impl<'a> Machine<'a> {
+    pub(crate) fn new(data: &'a [u8], limits: &Limits) -> Self {
+        Machine {
+            r: Reader::new(data),
+            max_len: limits.max_len,
+            nodes: Vec::new(),
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            proto: 0,
+            budget: Budget::new(limits.max_values),
+            at: 0,
+            opname: "",
+        }
+    }
+
+    /// Runs until `STOP`; returns the node on top of the stack.
+    pub(crate) fn run(&mut self) -> Result<NodeId, PickleError> {
+        loop {
+            self.at = self.r.pos();
+            let code = self.r.u8()?;
+            self.opname = name(code).ok_or(PickleError::UnknownOpcode {
+                byte: code,
+                offset: self.at,
+            })?;
+            if code == op::STOP {
+                return self.pop();
+            }
+            self.step(code)?;
+        }
+    }
+
+    fn step(&mut self, code: u8) -> Result<(), PickleError> {
+        match code {
+            op::PROTO => {
+                let v = self.r.u8()?;
+                if v > op::HIGHEST_PROTOCOL {
+                    return Err(PickleError::UnsupportedProtocol(v));
+                }
+                self.proto = v;
+            }
+            // A framing hint: the C unpickler only checks that the frame's
+            // bytes are there.
+            op::FRAME => {
+                let n = self.r.u64_le()?;
+                if usize::try_from(n).map_or(true, |n| n > self.r.remaining()) {
+                    return Err(self.beyond(n));
+                }
+            }
+            op::NONE => self.leaf(Value::None)?,
+            op::NEWTRUE => self.leaf(Value::Bool(true))?,
+            op::NEWFALSE => self.leaf(Value::Bool(false))?,
+            op::BININT1 => {
+                let v = self.r.u8()?;
+                self.leaf(Value::Int(v.into()))?
+            }
+            op::BININT2 => {
+                let v = self.r.u16_le()?;
+                self.leaf(Value::Int(v.into()))?
+            }
+            op::BININT => {
+                let v = self.r.i32_le()?;
+                self.leaf(Value::Int(v.into()))?
+            }
+            op::LONG1 => {
+                let n = self.r.u8()?;
+                self.long(n.into())?
+            }
+            op::LONG4 => {
+                let n = self.r.i32_le()?;
+                let n = u64::try_from(n)
+                    .map_err(|_| self.operand("LONG pickle has negative byte count"))?;
+                self.long(n)?
+            }
+            op::INT => {
+                let line = self.r.line()?;
+                let v = text::int_line(line).map_err(|e| self.bad_text(e))?;
+                self.leaf(v)?
+            }
+            op::LONG => {
+                let line = self.r.line()?;
+                let v = text::long_line(line).map_err(|e| self.bad_text(e))?;
+                self.leaf(v)?
+            }
+            op::BINFLOAT => {
+                let v = f64::from_be_bytes(self.r.array()?);
+                self.leaf(Value::Float(v))?
+            }
+            op::FLOAT => {
+                let line = self.r.line()?;
+                let v = text::float_line(line).map_err(|e| self.bad_text(e))?;
+                self.leaf(Value::Float(v))?
+            }
+            op::SHORT_BINUNICODE => {
+                let n = self.r.u8()?;
+                self.unicode(n.into())?
+            }
+            op::BINUNICODE => {
+                let n = self.r.u32_le()?;
+                self.unicode(n.into())?
+            }
+            op::BINUNICODE8 => {
+                let n = self.r.u64_le()?;
+                self.unicode(n)?
+            }
+            op::UNICODE => {
+                let line = self.r.line()?;
+                let s = text::raw_unicode_escape(line).map_err(|e| match e {
+                    UnicodeError::Surrogate => self.surrogate(),
+                    UnicodeError::Bad(reason) => self.bad_text(reason),
+                })?;
+                self.leaf(Value::Str(s))?
+            }
+            op::SHORT_BINBYTES => {
+                let n = self.r.u8()?;
+                let b = self.payload(n.into())?;
+                self.leaf(Value::Bytes(b.to_vec()))?
+            }
+            op::BINBYTES => {
+                let n = self.r.u32_le()?;
+                let b = self.payload(n.into())?;
+                self.leaf(Value::Bytes(b.to_vec()))?
+            }
+            op::BINBYTES8 => {
+                let n = self.r.u64_le()?;
+                let b = self.payload(n)?;
+                self.leaf(Value::Bytes(b.to_vec()))?
+            }
+            op::BYTEARRAY8 => {
+                let n = self.r.u64_le()?;
+                let b = self.payload(n)?;
+                self.leaf(Value::ByteArray(b.to_vec()))?
+            }
+            // Python 2 byte strings; Python 3 decodes them with the
+            // unpickler's encoding, ASCII for `pickle.loads` defaults.
+            op::SHORT_BINSTRING => {
+                let n = self.r.u8()?;
+                let b = self.payload(n.into())?;
+                self.ascii(b.to_vec())?
+            }
+            op::BINSTRING => {
+                let n = self.r.i32_le()?;
+                let n = u64::try_from(n)
+                    .map_err(|_| self.operand("BINSTRING pickle has negative byte count"))?;
+                let b = self.payload(n)?;
+                self.ascii(b.to_vec())?
+            }
+            op::STRING => {
+                let line = self.r.line()?;
+                let b = text::quoted_string(line).map_err(|e| self.bad_text(e))?;
+                self.ascii(b)?
+            }
+            op::EMPTY_TUPLE => self.push_new(Node::Tuple(Vec::new()))?,
+            op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
+                let n = usize::from(code - op::TUPLE1) + 1;
+                let items = self.pop_n(n)?;
+                self.push_new(Node::Tuple(items))?
+            }
+            op::TUPLE => {
+                let items = self.pop_mark()?;
+                self.push_new(Node::Tuple(items))?
+            }
+            op::EMPTY_LIST => self.push_new(Node::List(Vec::new()))?,
+            op::LIST => {
+                let items = self.pop_mark()?;
+                self.push_new(Node::List(items))?
+            }
+            op::EMPTY_DICT => self.push_new(Node::Dict(Vec::new()))?,
+            op::DICT => {
+                let items = self.pop_mark()?;
+                let pairs = self.pairs(items)?;
+                self.push_new(Node::Dict(pairs))?
+            }
+            op::EMPTY_SET => self.push_new(Node::Set(Vec::new()))?,
+            op::FROZENSET => {
+                let items = self.pop_mark()?;
+                self.push_new(Node::FrozenSet(items))?
+            }
+            op::APPEND => {
+                let len = self.stack.len();
+                self.append_from(len.saturating_sub(1))?
+            }
+            op::APPENDS => {
+                let mark = self.marker()?;
+                self.append_from(mark)?
+            }
+            op::SETITEM => {
+                let len = self.stack.len();
+                self.setitems_from(len.saturating_sub(2))?
+            }
+            op::SETITEMS => {
+                let mark = self.marker()?;
+                self.setitems_from(mark)?
+            }
+            op::ADDITEMS => {
+                let mark = self.marker()?;
+                self.additems_from(mark)?
+            }
+            op::MARK => self.marks.push(self.stack.len()),
+            op::POP => {
+                if self.marks.last() == Some(&self.stack.len()) {
+                    self.marks.pop();
+                } else {
+                    self.pop()?;
+                }
+            }
+            op::POP_MARK => {
+                self.pop_mark()?;
+            }
+            op::DUP => {
+                let top = self.top()?;
+                self.stack.push(top);
+            }
+            op::MEMOIZE => {
+                let top = self.top()?;
+                let idx = self.memo.len() as u64;
+                self.memo.insert(idx, top);
+            }
+            op::BINPUT => {
+                let idx = self.r.u8()?;
+                self.put(idx.into())?
+            }
+            op::LONG_BINPUT => {
+                let idx = self.r.u32_le()?;
+                self.put(idx.into())?
+            }
+            op::PUT => {
+                let line = self.r.line()?;
+                let idx = text::memo_index(line).map_err(|e| self.bad_text(e))?;
+                self.put(idx)?
+            }
+            op::BINGET => {
+                let idx = self.r.u8()?;
+                self.get(idx.into())?
+            }
+            op::LONG_BINGET => {
+                let idx = self.r.u32_le()?;
+                self.get(idx.into())?
+            }
+            op::GET => {
+                let line = self.r.line()?;
+                let idx = text::memo_index(line).map_err(|e| self.bad_text(e))?;
+                self.get(idx)?
+            }
+            op::GLOBAL => {
+                let module = self.utf8_line()?;
+                let name = self.utf8_line()?;
+                let g = self.global(module, name)?;
+                self.stack.push(g);
+            }
+            op::STACK_GLOBAL => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                let (Some(module), Some(name)) = (self.str_of(module), self.str_of(name)) else {
+                    return Err(self.operand("STACK_GLOBAL requires str"));
+                };
+                let g = self.global(module, name)?;
+                self.stack.push(g);
+            }
+            op::REDUCE => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                self.expect_tuple(args, "REDUCE arguments must be a tuple")?;
+                let node = match native_reduce(&self.nodes, callable, args, &mut self.budget)? {
+                    Some(native) => native,
+                    None => object(Head::Reduce { callable, args }),
+                };
+                self.push_new(node)?
+            }
+            op::NEWOBJ => {
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                self.expect_tuple(args, "NEWOBJ expected an arg tuple")?;
+                self.push_new(object(Head::NewObj {
+                    cls,
+                    args,
+                    kwargs: None,
+                }))?
+            }
+            op::NEWOBJ_EX => {
+                let kwargs = self.pop()?;
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                self.expect_tuple(args, "NEWOBJ_EX args argument must be a tuple")?;
+                if !matches!(self.nodes.get(kwargs), Some(Node::Dict(_))) {
+                    return Err(self.operand("NEWOBJ_EX kwargs argument must be a dict"));
+                }
+                let head = Head::NewObj {
+                    cls,
+                    args,
+                    kwargs: Some(kwargs),
+                };
+                self.push_new(object(head))?
+            }
+            op::INST => {
+                let module = self.utf8_line()?;
+                let name = self.utf8_line()?;
+                let args = self.pop_mark()?;
+                let cls = self.global(module, name)?;
+                self.instantiate(cls, args)?
+            }
+            op::OBJ => {
+                let mut items = self.pop_mark()?.into_iter();
+                let cls = items.next().ok_or(PickleError::StackUnderflow {
+                    opcode: self.opname,
+                    offset: self.at,
+                })?;
+                self.instantiate(cls, items.collect())?
+            }
+            op::BUILD => {
+                let state = self.pop()?;
+                let target = self.top()?;
+                match self.nodes.get_mut(target) {
+                    Some(Node::Object(o)) if o.state.is_none() => o.state = Some(state),
+                    Some(Node::Object(_)) => {
+                        return Err(self.operand("a second BUILD on one object"))
+                    }
+                    other => {
+                        let kind = other.map_or_else(String::new, |n| n.kind());
+                        return Err(self.operand(&format!("BUILD on a {kind}, which has no state")));
+                    }
+                }
+            }
+            op::PERSID => {
+                self.r.line()?;
+                return Err(self.unsupported("a persistent id"));
+            }
+            op::BINPERSID => return Err(self.unsupported("a persistent id")),
+            op::EXT1 | op::EXT2 | op::EXT4 => {
+                return Err(self.unsupported("an extension registry code"))
+            }
+            op::NEXT_BUFFER | op::READONLY_BUFFER => {
+                return Err(self.unsupported("an out-of-band buffer"))
+            }
+            _ => {
+                // `name()` knows no opcode that is not handled above.
+                return Err(PickleError::UnknownOpcode {
+                    byte: code,
+                    offset: self.at,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    // ---- stack ----
+
+    /// The fence of the stack: items below it belong to an outer mark.
+    fn fence(&self) -> usize {
+        self.marks.last().copied().unwrap_or(0)
+    }
+
+    fn underflow(&self) -> PickleError {
+        PickleError::StackUnderflow {
+            opcode: self.opname,
+            offset: self.at,
+        }
+    }
+
+    fn pop(&mut self) -> Result<NodeId, PickleError> {
+        if self.stack.len() <= self.fence() {
+            return Err(self.underflow());
+        }
+        self.stack.pop().ok_or_else(|| self.underflow())
+    }
+
+    fn top(&self) -> Result<NodeId, PickleError> {
+        if self.stack.len() <= self.fence() {
+            return Err(self.underflow());
+        }
+        self.stack.last().copied().ok_or_else(|| self.underflow())
+    }
+
+    fn pop_n(&mut self, n: usize) -> Result<Vec<NodeId>, PickleError> {
+        if self.stack.len() < self.fence() + n {
+            return Err(self.underflow());
+        }
+        let at = self.stack.len() - n;
+        Ok(self.stack.split_off(at))
+    }
+
+    /// Removes the latest mark, returning the stack height it recorded.
+    fn marker(&mut self) -> Result<usize, PickleError> {
+        self.marks.pop().ok_or(PickleError::MarkMissing {
+            opcode: self.opname,
+            offset: self.at,
+        })
+    }
+
+    /// The items pushed since the latest mark, which is removed.
+    fn pop_mark(&mut self) -> Result<Vec<NodeId>, PickleError> {
+        let mark = self.marker()?;
+        // Pops never go below the fence, so the mark is within the stack.
+        let mark = mark.min(self.stack.len());
+        Ok(self.stack.split_off(mark))
+    }
+
+    /// The target of `APPENDS`/`SETITEMS`/`ADDITEMS` sits just below the
+    /// items starting at `x` (`_pickle.c` `do_append`): it must be above
+    /// the fence.
+    fn target_below(&self, x: usize) -> Result<NodeId, PickleError> {
+        if x > self.stack.len() || x <= self.fence() {
+            return Err(self.underflow());
+        }
+        self.stack
+            .get(x - 1)
+            .copied()
+            .ok_or_else(|| self.underflow())
+    }
+
+    fn append_from(&mut self, x: usize) -> Result<(), PickleError> {
+        let target = self.target_below(x)?;
+        let items = self.stack.split_off(x);
+        match self.nodes.get_mut(target) {
+            Some(Node::List(v)) => v.extend(items),
+            Some(Node::Object(o)) => o.list_items.extend(items),
+            other => {
+                let kind = other.map_or_else(String::new, |n| n.kind());
+                return Err(self.operand(&format!("cannot append to a {kind}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn setitems_from(&mut self, x: usize) -> Result<(), PickleError> {
+        let target = self.target_below(x)?;
+        let items = self.stack.split_off(x);
+        let pairs = self.pairs(items)?;
+        match self.nodes.get_mut(target) {
+            Some(Node::Dict(p)) => p.extend(pairs),
+            Some(Node::Object(o)) => o.dict_items.extend(pairs),
+            other => {
+                let kind = other.map_or_else(String::new, |n| n.kind());
+                return Err(self.operand(&format!("cannot set items on a {kind}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn additems_from(&mut self, x: usize) -> Result<(), PickleError> {
+        let target = self.target_below(x)?;
+        let items = self.stack.split_off(x);
+        match self.nodes.get_mut(target) {
+            Some(Node::Set(v)) => v.extend(items),
+            other => {
+                let kind = other.map_or_else(String::new, |n| n.kind());
+                return Err(self.operand(&format!("cannot add items to a {kind}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn pairs(&self, items: Vec<NodeId>) -> Result<Vec<(NodeId, NodeId)>, PickleError> {
+        if items.len() % 2 != 0 {
+            return Err(self.operand(&format!("odd number of items for {}", self.opname)));
+        }
+        let mut it = items.into_iter();
+        let mut pairs = Vec::with_capacity(it.len() / 2);
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            pairs.push((k, v));
+        }
+        Ok(pairs)
+    }
+
+    // ---- nodes ----
+
+    /// Adds a node to the arena without pushing it.
+    fn alloc(&mut self, node: Node) -> Result<NodeId, PickleError> {
+        self.budget.spend(1)?;
+        self.nodes.push(node);
+        Ok(self.nodes.len() - 1)
+    }
+
+    fn push_new(&mut self, node: Node) -> Result<(), PickleError> {
+        let id = self.alloc(node)?;
+        self.stack.push(id);
+        Ok(())
+    }
+
+    fn leaf(&mut self, v: Value) -> Result<(), PickleError> {
+        self.push_new(Node::Leaf(v))
+    }
+
+    fn str_of(&self, id: NodeId) -> Option<String> {
+        match self.nodes.get(id) {
+            Some(Node::Leaf(Value::Str(s))) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    fn expect_tuple(&self, id: NodeId, reason: &str) -> Result<(), PickleError> {
+        match self.nodes.get(id) {
+            Some(Node::Tuple(_)) => Ok(()),
+            _ => Err(self.operand(reason)),
+        }
+    }
+
+    /// A global node; Python 2 names are mapped when the pickle's protocol
+    /// is below 3, as `Unpickler.find_class` does with `fix_imports`.
+    fn global(&mut self, module: String, name: String) -> Result<NodeId, PickleError> {
+        let (module, name) = if self.proto < 3 {
+            fix_import(module, name)
+        } else {
+            (module, name)
+        };
+        self.alloc(Node::Leaf(Value::global(&module, &name)))
+    }
+
+    /// `INST`/`OBJ`: CPython's `_instantiate` calls `cls(*args)`, or
+    /// `cls.__new__(cls)` when there are no arguments; recorded as a
+    /// `REDUCE` or a `NEWOBJ`, which rebuild the same object.
+    fn instantiate(&mut self, cls: NodeId, args: Vec<NodeId>) -> Result<(), PickleError> {
+        let head = if args.is_empty() {
+            let args = self.alloc(Node::Tuple(Vec::new()))?;
+            Head::NewObj {
+                cls,
+                args,
+                kwargs: None,
+            }
+        } else {
+            let args = self.alloc(Node::Tuple(args))?;
+            Head::Reduce {
+                callable: cls,
+                args,
+            }
+        };
+        self.push_new(object(head))
+    }
+
+    fn put(&mut self, idx: u64) -> Result<(), PickleError> {
+        let top = self.top()?;
+        self.memo.insert(idx, top);
+        Ok(())
+    }
+
+    fn get(&mut self, idx: u64) -> Result<(), PickleError> {
+        let id = *self.memo.get(&idx).ok_or(PickleError::BadMemo {
+            index: idx,
+            offset: self.at,
+        })?;
+        self.stack.push(id);
+        Ok(())
+    }
+
+    // ---- operands ----
+
+    fn payload(&mut self, declared: u64) -> Result<&'a [u8], PickleError> {
+        self.r.payload(declared, self.max_len, self.opname, self.at)
+    }
+
+    fn long(&mut self, n: u64) -> Result<(), PickleError> {
+        let b = self.payload(n)?;
+        // Two's complement, little-endian; no bytes is zero (`decode_long`).
+        let v = Value::from_bigint(BigInt::from_signed_bytes_le(b));
+        self.leaf(v)
+    }
+
+    fn unicode(&mut self, n: u64) -> Result<(), PickleError> {
+        let b = self.payload(n)?;
+        let s = self.utf8(b)?;
+        self.leaf(Value::Str(s))
+    }
+
+    /// UTF-8 as CPython decodes pickled `str` (`surrogatepass`): encoded
+    /// surrogates are recognised and refused by name.
+    fn utf8(&self, b: &[u8]) -> Result<String, PickleError> {
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) if b.windows(2).any(|w| matches!(w, [0xed, 0xa0..=0xbf])) => {
+                Err(self.surrogate())
+            }
+            Err(_) => Err(PickleError::InvalidUtf8 {
+                opcode: self.opname,
+                offset: self.at,
+            }),
+        }
+    }
+
+    fn utf8_line(&mut self) -> Result<String, PickleError> {
+        let line = self.r.line()?;
+        self.utf8(line)
+    }
+
+    fn ascii(&mut self, b: Vec<u8>) -> Result<(), PickleError> {
+        if !b.is_ascii() {
+            return Err(self.bad_text(
+                "byte string with non-ASCII bytes (pickle.loads decodes it as ASCII)".into(),
+            ));
+        }
+        // ASCII is UTF-8.
+        let s = String::from_utf8(b).map_err(|_| PickleError::InvalidUtf8 {
+            opcode: self.opname,
+            offset: self.at,
+        })?;
+        self.leaf(Value::Str(s))
+    }
+
+    // ---- errors ----
+
+    fn beyond(&self, declared: u64) -> PickleError {
+        PickleError::LengthBeyondData {
+            opcode: self.opname,
+            offset: self.at,
+            declared,
+            available: self.r.remaining(),
+        }
+    }
+
+    fn operand(&self, reason: &str) -> PickleError {
+        PickleError::BadOperand {
+            opcode: self.opname,
+            offset: self.at,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn bad_text(&self, reason: String) -> PickleError {
+        PickleError::BadText {
+            opcode: self.opname,
+            offset: self.at,
+            reason,
+        }
+    }
+
+    fn surrogate(&self) -> PickleError {
+        PickleError::LoneSurrogate {
+            opcode: self.opname,
+            offset: self.at,
+        }
+    }
+
+    fn unsupported(&self, what: &'static str) -> PickleError {
+        PickleError::Unsupported {
+            what,
+            offset: self.at,
+        }
+    }
+}
+
+fn object(head: Head) -> Node {
+    Node::Object(Box::new(ObjNode {
+        head,
+        list_items: Vec::new(),
+        dict_items: Vec::new(),
+        state: None,
+    }))
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

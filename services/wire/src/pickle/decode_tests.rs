@@ -1,0 +1,577 @@
+//! Tests of the decoder (`decode.rs`): CPython's output at every protocol,
+//! each opcode family, the memo's live-object semantics, every error, and
+//! property tests that random and mutated input never panics.
+
+use super::super::tests::{same, unhex};
+use super::super::*;
+use crate::value::{Build, Dict, Object, Set};
+use proptest::prelude::*;
+use std::time::{Duration, Instant};
+
+fn dec(data: &[u8]) -> Result<Value, PickleError> {
+    decode(data, &Limits::default())
+}
+
+fn ok(data: &[u8]) -> Value {
+    dec(data).unwrap_or_else(|e| panic!("{e} for {}", String::from_utf8_lossy(data)))
+}
+
+/// `pickle.dumps(V, p)` for p in 0..=5, V being the value of [`expected`].
+const EVERY_PROTOCOL: [&str; 6] = [
+    "286c70300a4e614930310a614930300a6149310a61492d350a61493330300a614937303030300a614c313039393531313632373737364c0a6146312e350a61566162630a70310a6156e90a70320a61635f636f646563730a656e636f64650a70330a285661620a70340a566c6174696e310a70350a7470360a5270370a61635f5f6275696c74696e5f5f0a6279746561727261790a70380a2867330a285663640a70390a67350a747031300a527031310a747031320a527031330a612849310a49320a747031340a6128647031350a566b0a7031360a49310a7361635f5f6275696c74696e5f5f0a7365740a7031370a28286c7031380a49330a61747031390a527032300a61635f5f6275696c74696e5f5f0a66726f7a656e7365740a7032310a28286c7032320a49340a61747032330a527032340a61635f5f6275696c74696e5f5f0a636f6d706c65780a7032350a2846312e300a46322e300a747032360a527032370a61635f5f6275696c74696e5f5f0a6162730a7032380a612e",
+    "5d7100284e4930310a4930300a4b014afbffffff4d2c014a701101004c313039393531313632373737364c0a473ff8000000000000580300000061626371015802000000c3a97102635f636f646563730a656e636f64650a71032858020000006162710458060000006c6174696e317105747106527107635f5f6275696c74696e5f5f0a6279746561727261790a710828680328580200000063647109680574710a52710b74710c52710d284b014b0274710e7d710f58010000006b71104b0173635f5f6275696c74696e5f5f0a7365740a7111285d71124b0361747113527114635f5f6275696c74696e5f5f0a66726f7a656e7365740a7115285d71164b0461747117527118635f5f6275696c74696e5f5f0a636f6d706c65780a711928473ff000000000000047400000000000000074711a52711b635f5f6275696c74696e5f5f0a6162730a711c652e",
+    "80025d7100284e88894b014afbffffff4d2c014a701101008a06000000000001473ff8000000000000580300000061626371015802000000c3a97102635f636f646563730a656e636f64650a710358020000006162710458060000006c6174696e317105867106527107635f5f6275696c74696e5f5f0a6279746561727261790a71086803580200000063647109680586710a52710b85710c52710d4b014b0286710e7d710f58010000006b71104b0173635f5f6275696c74696e5f5f0a7365740a71115d71124b0361857113527114635f5f6275696c74696e5f5f0a66726f7a656e7365740a71155d71164b0461857117527118635f5f6275696c74696e5f5f0a636f6d706c65780a7119473ff000000000000047400000000000000086711a52711b635f5f6275696c74696e5f5f0a6162730a711c652e",
+    "80035d7100284e88894b014afbffffff4d2c014a701101008a06000000000001473ff8000000000000580300000061626371015802000000c3a97102430261627103636275696c74696e730a6279746561727261790a71044302636471058571065271074b014b028671087d710958010000006b710a4b0173636275696c74696e730a7365740a710b5d710c4b036185710d52710e636275696c74696e730a66726f7a656e7365740a710f5d71104b0461857111527112636275696c74696e730a636f6d706c65780a7113473ff0000000000000474000000000000000867114527115636275696c74696e730a6162730a7116652e",
+    "800495ab000000000000005d94284e88894b014afbffffff4d2c014a701101008a06000000000001473ff80000000000008c03616263948c02c3a99443026162948c086275696c74696e73948c096279746561727261799493944302636494859452944b014b0286947d948c016b944b01738f94284b0390284b04919468048c07636f6d706c6578949394473ff0000000000000474000000000000000869452948c086275696c74696e73948c03616273949394652e",
+    "8005959e000000000000005d94284e88894b014afbffffff4d2c014a701101008a06000000000001473ff80000000000008c03616263948c02c3a99443026162949602000000000000006364944b014b0286947d948c016b944b01738f94284b0390284b0491948c086275696c74696e73948c07636f6d706c6578949394473ff0000000000000474000000000000000869452948c086275696c74696e73948c03616273949394652e",
+];
+
+/// `[None, True, False, 1, -5, 300, 70000, 2**40, 1.5, 'abc', 'é', b'ab',
+/// bytearray(b'cd'), (1, 2), {'k': 1}, {3}, frozenset([4]), 1+2j, abs]`
+fn expected() -> Value {
+    let mut d = Dict::new();
+    d.insert("k".into(), Value::Int(1)).unwrap();
+    Value::List(vec![
+        Value::None,
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Int(1),
+        Value::Int(-5),
+        Value::Int(300),
+        Value::Int(70000),
+        Value::Int(1 << 40),
+        Value::Float(1.5),
+        "abc".into(),
+        "é".into(),
+        Value::Bytes(b"ab".to_vec()),
+        Value::ByteArray(b"cd".to_vec()),
+        Value::tuple([Value::Int(1), Value::Int(2)]),
+        Value::Dict(Box::new(d)),
+        Value::Set(Box::new(Set::from_values([Value::Int(3)]).unwrap())),
+        Value::FrozenSet(Box::new(Set::from_values([Value::Int(4)]).unwrap())),
+        Value::complex(1.0, 2.0),
+        Value::global("builtins", "abs"),
+    ])
+}
+
+#[test]
+fn cpython_output_of_every_protocol() {
+    for (p, hex) in EVERY_PROTOCOL.iter().enumerate() {
+        let (v, proto) = decode_with_protocol(&unhex(hex), &Limits::default()).unwrap();
+        assert!(same(&v, &expected()), "protocol {p}: {v:?}");
+        assert_eq!(usize::from(proto), if p < 2 { 0 } else { p });
+    }
+    // Re-encoding gives exactly what CPython writes at protocol 4 for the
+    // loaded value.
+    let p4 = unhex(EVERY_PROTOCOL[4]);
+    for hex in EVERY_PROTOCOL {
+        assert_eq!(encode(&ok(&unhex(hex))), p4);
+    }
+}
+
+#[test]
+fn protocol_0_text_forms() {
+    assert!(same(&ok(b"I01\n."), &Value::Bool(true)));
+    assert!(same(&ok(b"I-7\n."), &Value::Int(-7)));
+    assert!(same(
+        &ok(b"L12345678901234567890L\n."),
+        &Value::from_bigint("12345678901234567890".parse().unwrap())
+    ));
+    assert!(same(&ok(b"F-2.5\n."), &Value::Float(-2.5)));
+    assert!(same(&ok(b"S'a\\nb'\n."), &"a\nb".into()));
+    assert!(same(&ok(b"U\x02ab."), &"ab".into()));
+    assert!(same(&ok(b"T\x02\x00\x00\x00ab."), &"ab".into()));
+    assert!(same(&ok(b"Vx\\u20ac\n."), &"x\u{20ac}".into()));
+    assert!(same(
+        &ok(b"(I1\nI2\nl."),
+        &Value::List(vec![Value::Int(1), Value::Int(2)])
+    ));
+    assert!(same(
+        &ok(b"(I1\nI2\nt."),
+        &Value::tuple([Value::Int(1), Value::Int(2)])
+    ));
+    let d = ok(b"(S'a'\nI1\nd.");
+    assert!(same(
+        &d,
+        &Value::Dict(Box::new(
+            Dict::from_pairs([("a".into(), Value::Int(1))]).unwrap()
+        ))
+    ));
+    // PUT and GET by text index; `exceptions` is Python 2's module name.
+    let v = ok(b"(lp7\ncexceptions\nKeyError\np8\nag8\na.");
+    let ke = Value::global("builtins", "KeyError");
+    assert!(same(&v, &Value::List(vec![ke.clone(), ke])));
+}
+
+#[test]
+fn inst_and_obj() {
+    let reduce = |args: Vec<Value>| {
+        Value::Object(Box::new(Object::reduce(Value::global("mymod", "C"), args)))
+    };
+    let new = Value::Object(Box::new(Object::new_obj(
+        Value::global("mymod", "C"),
+        vec![],
+        None,
+    )));
+    assert!(same(&ok(b"(S'a'\nimymod\nC\n."), &reduce(vec!["a".into()])));
+    assert!(same(&ok(b"(imymod\nC\n."), &new));
+    assert!(same(
+        &ok(b"(cmymod\nC\nI1\no."),
+        &reduce(vec![Value::Int(1)])
+    ));
+    assert!(same(&ok(b"(cmymod\nC\no."), &new));
+    // INST then BUILD, as Python 2 wrote instances.
+    let with_state = ok(b"(imymod\nC\n(dS'x'\nI1\nsb.");
+    let Value::Object(o) = with_state else {
+        panic!()
+    };
+    assert!(matches!(&o.state, Some(Value::Dict(d)) if d.len() == 1));
+}
+
+#[test]
+fn stack_opcodes() {
+    assert!(same(&ok(b"N0K\x01."), &Value::Int(1)));
+    assert!(same(&ok(b"(NN1K\x02."), &Value::Int(2)));
+    assert!(same(
+        &ok(b"K\x052\x86."),
+        &Value::tuple([Value::Int(5), Value::Int(5)])
+    ));
+    // POP with a mark on top removes the mark (`load_pop`).
+    assert!(same(&ok(b"(0K\x01."), &Value::Int(1)));
+    assert_eq!(
+        dec(b"(0)t."),
+        Err(PickleError::MarkMissing {
+            opcode: "TUPLE",
+            offset: 3
+        })
+    );
+}
+
+#[test]
+fn memo_holds_live_objects() {
+    // L = []; memo0 = L; T = (L,); memo1 = T; pop; L.append(5); pop;
+    // GET 1: T must show the item appended after T was built.
+    let v = ok(b"\x80\x04]\x94h\x00\x85\x940K\x05a0h\x01.");
+    assert!(same(
+        &v,
+        &Value::Tuple(vec![Value::List(vec![Value::Int(5)])])
+    ));
+}
+
+#[test]
+fn objects_collect_items_and_state() {
+    // NEWOBJ_EX with kwargs; then APPENDS, SETITEM and BUILD onto it.
+    let data = b"\x80\x04\x8c\x01m\x8c\x01C\x93)}\x92(K\x01K\x02eK\x03K\x04s}b.";
+    let Value::Object(o) = ok(data) else { panic!() };
+    assert!(matches!(
+        &o.build,
+        Build::NewObj {
+            kwargs: Some(Value::Dict(_)),
+            ..
+        }
+    ));
+    assert!(same(
+        &Value::List(o.list_items.clone()),
+        &Value::List(vec![Value::Int(1), Value::Int(2)])
+    ));
+    assert_eq!(o.dict_items.len(), 1);
+    assert!(matches!(&o.state, Some(Value::Dict(d)) if d.is_empty()));
+    let v = Value::Object(o);
+    assert!(same(&ok(&encode(&v)), &v));
+}
+
+#[test]
+fn python_2_names_are_mapped_below_protocol_3_only() {
+    let p2 = ok(b"\x80\x02c__builtin__\nset\n]\x85R.");
+    assert!(matches!(p2, Value::Set(_)));
+    let p4 = ok(b"\x80\x04\x8c\x0b__builtin__\x8c\x03set\x93.");
+    assert!(same(&p4, &Value::global("__builtin__", "set")));
+}
+
+fn err(data: &[u8]) -> PickleError {
+    match dec(data) {
+        Err(e) => e,
+        Ok(v) => panic!("decoded {v:?} from {}", String::from_utf8_lossy(data)),
+    }
+}
+
+#[test]
+fn malformed_input_errors() {
+    use PickleError::*;
+    assert_eq!(err(b""), Truncated { offset: 0 });
+    assert_eq!(err(b"\x80\x04N"), Truncated { offset: 3 });
+    assert_eq!(err(b"\x80"), Truncated { offset: 1 });
+    assert_eq!(err(b"I12"), Truncated { offset: 3 });
+    assert_eq!(
+        err(b"\x80\x04\xff."),
+        UnknownOpcode {
+            byte: 0xff,
+            offset: 2
+        }
+    );
+    assert_eq!(err(b"\x80\x06N."), UnsupportedProtocol(6));
+    assert!(matches!(
+        err(b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00N."),
+        LengthBeyondData { declared: 255, .. }
+    ));
+    assert!(matches!(
+        err(b"\x8e\xff\xff\xff\xff\xff\xff\xff\xffab."),
+        LengthBeyondData {
+            declared: u64::MAX,
+            available: 3,
+            ..
+        }
+    ));
+    assert!(
+        matches!(err(b"T\xff\xff\xff\xffab."), BadOperand { .. }),
+        "negative length"
+    );
+    assert_eq!(
+        err(b"h\x05."),
+        BadMemo {
+            index: 5,
+            offset: 0
+        }
+    );
+    assert_eq!(
+        err(b"g9\n."),
+        BadMemo {
+            index: 9,
+            offset: 0
+        }
+    );
+    assert_eq!(
+        err(b"."),
+        StackUnderflow {
+            opcode: "STOP",
+            offset: 0
+        }
+    );
+    assert_eq!(
+        err(b"\x86."),
+        StackUnderflow {
+            opcode: "TUPLE2",
+            offset: 0
+        }
+    );
+    assert_eq!(
+        err(b"N(N\x86."),
+        StackUnderflow {
+            opcode: "TUPLE2",
+            offset: 3
+        },
+        "fenced by MARK"
+    );
+    assert_eq!(
+        err(b"(."),
+        StackUnderflow {
+            opcode: "STOP",
+            offset: 1
+        }
+    );
+    assert_eq!(
+        err(b"Na."),
+        StackUnderflow {
+            opcode: "APPEND",
+            offset: 1
+        }
+    );
+    assert_eq!(
+        err(b"t."),
+        MarkMissing {
+            opcode: "TUPLE",
+            offset: 0
+        }
+    );
+    assert_eq!(
+        err(b"]e."),
+        MarkMissing {
+            opcode: "APPENDS",
+            offset: 1
+        }
+    );
+    assert!(matches!(
+        err(b"P1\n."),
+        Unsupported {
+            what: "a persistent id",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(b"NQ."),
+        Unsupported {
+            what: "a persistent id",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(b"\x82\x01."),
+        Unsupported {
+            what: "an extension registry code",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(b"\x97."),
+        Unsupported {
+            what: "an out-of-band buffer",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(b"N\x98."),
+        Unsupported {
+            what: "an out-of-band buffer",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(b"\x8c\x01\xff."),
+        InvalidUtf8 {
+            opcode: "SHORT_BINUNICODE",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(b"\x8c\x03\xed\xa0\x80."),
+        LoneSurrogate { .. }
+    ));
+    assert!(matches!(
+        err(b"V\\ud800\n."),
+        LoneSurrogate {
+            opcode: "UNICODE",
+            ..
+        }
+    ));
+    assert!(matches!(err(b"Ix\n."), BadText { opcode: "INT", .. }));
+    assert!(
+        matches!(err(b"U\x01\xe9."), BadText { .. }),
+        "non-ASCII byte string"
+    );
+    assert!(matches!(
+        err(b"cmod\n\xff\n."),
+        InvalidUtf8 {
+            opcode: "GLOBAL",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn operands_of_the_wrong_kind() {
+    use PickleError::*;
+    let reason = |data: &[u8]| match err(data) {
+        BadOperand { reason, .. } => reason,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(reason(b"NNR."), "REDUCE arguments must be a tuple");
+    assert_eq!(reason(b"N]\x81."), "NEWOBJ expected an arg tuple");
+    assert_eq!(
+        reason(b"})N\x92."),
+        "NEWOBJ_EX kwargs argument must be a dict"
+    );
+    assert_eq!(reason(b"NN\x93."), "STACK_GLOBAL requires str");
+    assert_eq!(reason(b"}Na."), "cannot append to a dict");
+    assert_eq!(reason(b"]NNs."), "cannot set items on a list");
+    assert_eq!(reason(b"](N\x90."), "cannot add items to a list");
+    assert_eq!(reason(b"]Nb."), "BUILD on a list, which has no state");
+    assert_eq!(reason(b"}(Nu."), "odd number of items for SETITEMS");
+    assert_eq!(reason(b"cm\nC\n)RNbNb."), "a second BUILD on one object");
+    // REDUCE builtins.complex gives a complex, which has no state either.
+    assert_eq!(
+        reason(b"cbuiltins\ncomplex\n)RNb."),
+        "BUILD on a complex, which has no state"
+    );
+}
+
+#[test]
+fn unhashable_keys_and_members() {
+    assert_eq!(
+        err(b"}]Ns."),
+        PickleError::Unhashable {
+            type_name: "list".into()
+        }
+    );
+    assert_eq!(
+        err(b"\x8f(]\x90."),
+        PickleError::Unhashable {
+            type_name: "list".into()
+        }
+    );
+    assert_eq!(
+        err(b"(}\x91."),
+        PickleError::Unhashable {
+            type_name: "dict".into()
+        }
+    );
+    // A tuple of hashables is a fine key.
+    assert!(matches!(ok(b"}K\x01\x85Ns."), Value::Dict(_)));
+}
+
+#[test]
+fn limits_on_length_and_depth() {
+    let tight = Limits {
+        max_len: 4,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode(b"C\x05hello.", &tight),
+        Err(PickleError::TooLong {
+            declared: 5,
+            limit: 4,
+            ..
+        })
+    ));
+    assert!(decode(b"C\x04hell.", &tight).is_ok());
+
+    let nested = |n: usize| {
+        let mut d = vec![b']'; n];
+        d.extend(std::iter::repeat(b'a').take(n - 1));
+        d.push(b'.');
+        d
+    };
+    assert!(dec(&nested(200)).is_ok());
+    assert_eq!(
+        dec(&nested(201)),
+        Err(PickleError::DepthExceeded { limit: 200 })
+    );
+    let deep = Limits {
+        max_depth: 1_000_000,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode(&nested(5000), &deep),
+        Err(PickleError::DepthExceeded {
+            limit: MAX_DEPTH_CAP
+        })
+    );
+    let t = Instant::now();
+    assert!(matches!(
+        dec(&nested(100_000)),
+        Err(PickleError::DepthExceeded { .. })
+    ));
+    let mut marks = vec![b'('; 100_000];
+    marks.push(b'.');
+    assert!(matches!(
+        dec(&marks),
+        Err(PickleError::StackUnderflow { .. })
+    ));
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+/// `a0 = [1]; a1 = [a0, a0]; …`: `levels` doublings in a few bytes each.
+fn bomb(levels: u32) -> Vec<u8> {
+    let mut d = b"\x80\x04]K\x01a\x94".to_vec();
+    for i in 0..levels {
+        d.extend_from_slice(b"](");
+        for _ in 0..2 {
+            d.push(op_get(i));
+            d.extend_from_slice(&i.to_le_bytes()[..if i < 256 { 1 } else { 4 }]);
+        }
+        d.extend_from_slice(b"e\x94");
+    }
+    d.push(b'.');
+    d
+}
+
+fn op_get(i: u32) -> u8 {
+    if i < 256 {
+        b'h'
+    } else {
+        b'j'
+    }
+}
+
+#[test]
+fn shared_reference_bombs_are_refused_fast() {
+    let t = Instant::now();
+    assert_eq!(
+        dec(&bomb(60)),
+        Err(PickleError::TooManyValues { limit: 10_000_000 })
+    );
+    assert_eq!(
+        dec(&bomb(300)),
+        Err(PickleError::TooManyValues { limit: 10_000_000 })
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Small ones are fine and expand fully: 2**10 leaves.
+    let Value::List(top) = ok(&bomb(10)) else {
+        panic!()
+    };
+    assert_eq!(top.len(), 2);
+    // Copies of a big shared string are charged by size.
+    let mut d = b"\x80\x04X\x00\x00\x10\x00".to_vec();
+    d.extend(std::iter::repeat(b'x').take(1 << 20));
+    d.extend_from_slice(b"\x94](");
+    d.extend(std::iter::repeat(*b"h\x00").take(1000).flatten());
+    d.extend_from_slice(b"e.");
+    let small = Limits {
+        max_values: 1_000_000,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode(&d, &small),
+        Err(PickleError::TooManyValues { limit: 1_000_000 })
+    );
+    assert!(
+        decode(&d, &Limits::default()).is_err(),
+        "1000 copies of 1 MiB is 32M units"
+    );
+}
+
+#[test]
+fn budget_counts_nodes_and_values() {
+    let ten = b"](K\x01K\x02K\x03K\x04K\x05K\x06K\x07K\x08K\x09K\x0ae.";
+    assert!(dec(ten).is_ok());
+    let tight = Limits {
+        max_values: 15,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode(ten, &tight),
+        Err(PickleError::TooManyValues { limit: 15 })
+    );
+}
+
+/// Decodes, and when that works, checks the value re-encodes (strictly:
+/// the decoder never produces a dangling back-reference) to a pickle that
+/// decodes to the same value.
+fn check_round_trip(data: &[u8]) {
+    let limits = Limits {
+        max_values: 200_000,
+        ..Limits::default()
+    };
+    if let Ok(v) = decode(data, &limits) {
+        let again = try_encode(&v, 4).expect("decoded values always encode");
+        let back = decode(&again, &Limits::default()).expect("our own output decodes");
+        assert!(same(&back, &v), "{v:?} became {back:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+        check_round_trip(&data);
+        let mut framed = b"\x80\x04".to_vec();
+        framed.extend_from_slice(&data);
+        check_round_trip(&framed);
+    }
+
+    #[test]
+    fn mutated_pickles_never_panic(
+        which in 0..EVERY_PROTOCOL.len(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+        cut in any::<usize>(),
+    ) {
+        let mut data = unhex(EVERY_PROTOCOL[which]);
+        for (at, byte) in edits {
+            let i = at % data.len();
+            data[i] = byte;
+        }
+        check_round_trip(&data);
+        data.truncate(cut % (data.len() + 1));
+        check_round_trip(&data);
+    }
+}

@@ -1,0 +1,686 @@
+//! The few Python built-in functions the server evaluates itself, on values:
+//! `len`, `abs`, `int`, `float`, `str.lower`/`upper`/`casefold`,
+//! `bytes.lower`/`upper` and `operator.itemgetter`'s item lookup.
+//!
+//! They exist so that `ListProxy.sort(key=...)` with a built-in key (the
+//! common `key=len`, `key=str.lower`, `key=itemgetter(1)`) runs on the
+//! server (see `sort_key.rs`), with CPython's results and CPython's errors:
+//! each failure is the exception the function raises in CPython 3.11, with
+//! its message, as a [`SortKeyError`] variant. Opaque objects would need
+//! their Python methods (`__len__`, `__abs__`, `__index__`): those are
+//! [`OpError::NeedsPython`].
+
+use super::names::py_type_name;
+use super::repr::repr_exact;
+use super::{OpError, Value};
+use num_bigint::BigInt;
+use num_traits::{Signed, ToPrimitive};
+use thiserror::Error;
+
+/// What a built-in function raised. The message is CPython's; the variant
+/// says which exception the client must receive.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum SortKeyError {
+    /// An ordering `TypeError`, an unhashable lookup, or a function that
+    /// needs Python code the server cannot run.
+    #[error(transparent)]
+    Op(#[from] OpError),
+    /// `TypeError` raised by the function (`len(5)`).
+    #[error("{0}")]
+    WrongType(String),
+    /// `ValueError` (`int('abc')`).
+    #[error("{0}")]
+    BadValue(String),
+    /// `OverflowError` (`int(float('inf'))`).
+    #[error("{0}")]
+    Overflow(String),
+    /// `IndexError` (`itemgetter(5)([1])`).
+    #[error("{0}")]
+    IndexOutOfRange(String),
+    /// `KeyError(key)` (`itemgetter('k')({})`).
+    #[error("{}", .0.repr())]
+    MissingKey(Value),
+}
+
+fn needs_python(what: String) -> SortKeyError {
+    SortKeyError::Op(OpError::NeedsPython(format!(
+        "{what} needs Python code, which the server never runs"
+    )))
+}
+
+/// `len(v)`.
+pub(crate) fn py_len(v: &Value) -> Result<Value, SortKeyError> {
+    let n = match v {
+        Value::Str(s) => s.chars().count(),
+        Value::Bytes(b) | Value::ByteArray(b) => b.len(),
+        Value::Tuple(items) | Value::List(items) => items.len(),
+        Value::Dict(d) => d.len(),
+        Value::Set(s) | Value::FrozenSet(s) => s.len(),
+        Value::Object(o) => match (o.global(), o.args()) {
+            (Some(g), [Value::Int(a), Value::Int(b), Value::Int(c)])
+                if g.is("builtins", "range") =>
+            {
+                range_len(*a, *b, *c).ok_or_else(|| needs_python("len() of this range".into()))?
+            }
+            _ => {
+                return Err(needs_python(format!(
+                    "len() of a '{}' object",
+                    o.type_name()
+                )))
+            }
+        },
+        Value::BackRef(_) => {
+            return Err(needs_python("len() of a list that contains itself".into()))
+        }
+        _ => {
+            return Err(SortKeyError::WrongType(format!(
+                "object of type '{}' has no len()",
+                py_type_name(v)
+            )))
+        }
+    };
+    Ok(Value::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+/// `len(range(start, stop, step))`, `None` for a zero step.
+fn range_len(start: i64, stop: i64, step: i64) -> Option<usize> {
+    let (lo, hi, step) = (i128::from(start), i128::from(stop), i128::from(step));
+    let n = if step > 0 && lo < hi {
+        (hi - lo - 1) / step + 1
+    } else if step < 0 && lo > hi {
+        (lo - hi - 1) / (-step) + 1
+    } else if step == 0 {
+        return None;
+    } else {
+        0
+    };
+    usize::try_from(n).ok()
+}
+
+/// `abs(v)`.
+pub(crate) fn py_abs(v: &Value) -> Result<Value, SortKeyError> {
+    Ok(match v {
+        Value::Bool(b) => Value::Int(i64::from(*b)),
+        Value::Int(i) => match i.checked_abs() {
+            Some(a) => Value::Int(a),
+            None => Value::from_bigint(BigInt::from(*i).abs()),
+        },
+        Value::BigInt(b) => Value::from_bigint(b.abs()),
+        Value::Float(f) => Value::Float(f.abs()),
+        Value::Complex(c) => Value::Float(c.0.hypot(c.1)),
+        Value::Object(o) => {
+            return Err(needs_python(format!(
+                "abs() of a '{}' object",
+                o.type_name()
+            )))
+        }
+        _ => {
+            return Err(SortKeyError::WrongType(format!(
+                "bad operand type for abs(): '{}'",
+                py_type_name(v)
+            )))
+        }
+    })
+}
+
+/// `int(v)` with the default base.
+pub(crate) fn py_int(v: &Value) -> Result<Value, SortKeyError> {
+    let invalid = || {
+        // CPython cuts the repr in this message at 200 characters (`%.200R`).
+        let r: String = v.repr().chars().take(200).collect();
+        SortKeyError::BadValue(format!("invalid literal for int() with base 10: {r}"))
+    };
+    match v {
+        Value::Bool(b) => Ok(Value::Int(i64::from(*b))),
+        Value::Int(_) | Value::BigInt(_) => Ok(v.clone()),
+        Value::Float(f) if f.is_nan() => Err(SortKeyError::BadValue(
+            "cannot convert float NaN to integer".into(),
+        )),
+        Value::Float(f) if f.is_infinite() => Err(SortKeyError::Overflow(
+            "cannot convert float infinity to integer".into(),
+        )),
+        Value::Float(f) => {
+            let t = f.trunc();
+            // A finite float converts exactly.
+            Ok(num_traits::FromPrimitive::from_f64(t)
+                .map(Value::from_bigint)
+                .unwrap_or(Value::Int(0)))
+        }
+        Value::Str(s) => {
+            if has_unicode_digits_or_spaces(s) {
+                return Err(needs_python(
+                    "int() of a string with non-ASCII digits or spaces".into(),
+                ));
+            }
+            parse_int(s.as_bytes()).ok_or_else(invalid)
+        }
+        Value::Bytes(b) | Value::ByteArray(b) => parse_int(b).ok_or_else(invalid),
+        Value::Object(o) => Err(needs_python(format!(
+            "int() of a '{}' object",
+            o.type_name()
+        ))),
+        _ => Err(SortKeyError::WrongType(format!(
+            "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+            py_type_name(v)
+        ))),
+    }
+}
+
+/// `float(v)`.
+pub(crate) fn py_float(v: &Value) -> Result<Value, SortKeyError> {
+    let invalid =
+        || SortKeyError::BadValue(format!("could not convert string to float: {}", v.repr()));
+    match v {
+        Value::Bool(b) => Ok(Value::Float(f64::from(u8::from(*b)))),
+        Value::Int(i) => Ok(Value::Float(*i as f64)),
+        Value::BigInt(b) => match b.to_f64() {
+            Some(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => Err(SortKeyError::Overflow(
+                "int too large to convert to float".into(),
+            )),
+        },
+        Value::Float(_) => Ok(v.clone()),
+        Value::Str(s) => {
+            if has_unicode_digits_or_spaces(s) {
+                return Err(needs_python(
+                    "float() of a string with non-ASCII digits or spaces".into(),
+                ));
+            }
+            parse_float(s.as_bytes())
+                .map(Value::Float)
+                .ok_or_else(invalid)
+        }
+        Value::Bytes(b) | Value::ByteArray(b) => {
+            parse_float(b).map(Value::Float).ok_or_else(invalid)
+        }
+        Value::Object(o) => Err(needs_python(format!(
+            "float() of a '{}' object",
+            o.type_name()
+        ))),
+        _ => Err(SortKeyError::WrongType(format!(
+            "float() argument must be a string or a real number, not '{}'",
+            py_type_name(v)
+        ))),
+    }
+}
+
+/// CPython's `int()`/`float()` accept every Unicode decimal digit and
+/// whitespace; we parse ASCII only and refuse to guess about the rest.
+fn has_unicode_digits_or_spaces(s: &str) -> bool {
+    s.chars()
+        .any(|c| !c.is_ascii() && (c.is_numeric() || c.is_whitespace()))
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c');
+    let start = b.iter().position(|c| !is_space(c)).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !is_space(c))
+        .map_or(start, |e| e + 1);
+    b.get(start..end).unwrap_or(&[])
+}
+
+/// Drops the underscores of a numeric literal, which must each sit between
+/// two digits (PEP 515); `None` when one does not.
+fn strip_underscores(b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(b.len());
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            let before = i.checked_sub(1).and_then(|j| b.get(j));
+            let after = b.get(i + 1);
+            if !(before.is_some_and(u8::is_ascii_digit) && after.is_some_and(u8::is_ascii_digit)) {
+                return None;
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// `int(text)` in base 10: surrounding whitespace, a sign, digits with
+/// single underscores between them.
+fn parse_int(b: &[u8]) -> Option<Value> {
+    let t = trim_ascii(b);
+    let (neg, digits) = match t.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let clean = strip_underscores(digits)?;
+    if !clean.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = BigInt::parse_bytes(&clean, 10)?;
+    Some(Value::from_bigint(if neg { -n } else { n }))
+}
+
+/// `float(text)`: whitespace, then a decimal literal (underscores between
+/// digits), `inf`, `infinity` or `nan` in any case, with an optional sign.
+fn parse_float(b: &[u8]) -> Option<f64> {
+    let clean = strip_underscores(trim_ascii(b))?;
+    let text = std::str::from_utf8(&clean).ok()?;
+    // Rust's parser accepts exactly Python's forms once underscores are gone
+    // (it also rejects hex and lone dots), but check the alphabet so nothing
+    // else slips through.
+    let ok = text
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'));
+    if !ok {
+        return None;
+    }
+    text.parse::<f64>().ok()
+}
+
+/// `str.lower`, `str.upper`, `str.casefold` and `bytes.lower`/`upper`,
+/// applied to `v` as the unbound method `cls.name(v)`.
+pub(crate) fn py_case(cls: &str, method: &str, v: &Value) -> Result<Value, SortKeyError> {
+    match (cls, method, v) {
+        ("str", "lower", Value::Str(s)) => Ok(Value::Str(s.to_lowercase())),
+        ("str", "upper", Value::Str(s)) => Ok(Value::Str(s.to_uppercase())),
+        ("str", "casefold", Value::Str(s)) => Ok(Value::Str(casefold(s))),
+        ("bytes", "lower", Value::Bytes(b)) => Ok(Value::Bytes(b.to_ascii_lowercase())),
+        ("bytes", "upper", Value::Bytes(b)) => Ok(Value::Bytes(b.to_ascii_uppercase())),
+        (_, _, Value::Object(o)) => Err(needs_python(format!(
+            "{cls}.{method}() of a '{}' object",
+            o.type_name()
+        ))),
+        _ => Err(SortKeyError::WrongType(format!(
+            "descriptor '{method}' for '{cls}' objects doesn't apply to a '{}' object",
+            py_type_name(v)
+        ))),
+    }
+}
+
+/// `str.casefold`: full Unicode case folding. Upper-casing then
+/// lower-casing each character gives CPython 3.11's folding for every code
+/// point except the three exceptions handled first (checked against
+/// `chr(c).casefold()` for all of Unicode 14): dotless ı stays, capital ẞ
+/// folds to "ss", and Cherokee folds to its upper-case letters. Per
+/// character, so no final-sigma rule applies (casefold has none).
+fn casefold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            'ı' => out.push(c),
+            'ẞ' => out.push_str("ss"),
+            '\u{13a0}'..='\u{13f5}' => out.push(c),
+            '\u{13f8}'..='\u{13fd}' | '\u{ab70}'..='\u{abbf}' => out.extend(c.to_uppercase()),
+            _ => {
+                for u in c.to_uppercase() {
+                    out.extend(u.to_lowercase());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `container[index]` as `operator.itemgetter(index)(container)` does it.
+pub(crate) fn py_getitem(container: &Value, index: &Value) -> Result<Value, SortKeyError> {
+    let (kind, oob) = match container {
+        Value::List(_) => ("list", "list index out of range"),
+        Value::Tuple(_) => ("tuple", "tuple index out of range"),
+        Value::Str(_) => ("string", "string index out of range"),
+        Value::Bytes(_) => ("byte", "index out of range"),
+        Value::ByteArray(_) => ("bytearray", "bytearray index out of range"),
+        Value::Dict(d) => {
+            return match d.get(index)? {
+                Some(v) => Ok(v.clone()),
+                None => Err(SortKeyError::MissingKey(index.clone())),
+            }
+        }
+        Value::Object(o) => {
+            return Err(needs_python(format!(
+                "indexing a '{}' object",
+                o.type_name()
+            )))
+        }
+        Value::BackRef(_) => {
+            return Err(needs_python("indexing a list that contains itself".into()))
+        }
+        _ => {
+            return Err(SortKeyError::WrongType(format!(
+                "'{}' object is not subscriptable",
+                py_type_name(container)
+            )))
+        }
+    };
+    let i = match index {
+        Value::Int(i) => *i,
+        Value::Bool(b) => i64::from(*b),
+        Value::BigInt(_) => {
+            return Err(SortKeyError::IndexOutOfRange(
+                "cannot fit 'int' into an index-sized integer".into(),
+            ))
+        }
+        Value::Object(o) if o.global().is_some_and(|g| g.is("builtins", "slice")) => {
+            return Err(needs_python("itemgetter with a slice".into()))
+        }
+        _ if kind == "string" => {
+            return Err(SortKeyError::WrongType(format!(
+                "string indices must be integers, not '{}'",
+                py_type_name(index)
+            )))
+        }
+        _ => {
+            return Err(SortKeyError::WrongType(format!(
+                "{kind} indices must be integers or slices, not {}",
+                py_type_name(index)
+            )))
+        }
+    };
+    let at = |len: usize| -> Option<usize> {
+        let len = i64::try_from(len).ok()?;
+        let j = if i < 0 { i.checked_add(len)? } else { i };
+        (0..len).contains(&j).then_some(j as usize)
+    };
+    let found = match container {
+        Value::List(items) | Value::Tuple(items) => {
+            at(items.len()).and_then(|j| items.get(j)).cloned()
+        }
+        // Indexing by code point is O(n) here; keys are short in practice.
+        Value::Str(s) => at(s.chars().count())
+            .and_then(|j| s.chars().nth(j))
+            .map(|c| Value::Str(c.to_string())),
+        Value::Bytes(b) | Value::ByteArray(b) => at(b.len())
+            .and_then(|j| b.get(j))
+            .map(|&x| Value::Int(i64::from(x))),
+        _ => None,
+    };
+    found.ok_or_else(|| SortKeyError::IndexOutOfRange(oob.into()))
+}
+
+/// `str(v)` / `repr(v)` when the server knows the answer for certain.
+pub(crate) fn py_str_key(v: &Value, use_repr: bool) -> Result<Value, SortKeyError> {
+    let s = if use_repr {
+        repr_exact(v)
+    } else {
+        super::repr::str_exact(v)
+    };
+    s.map(Value::Str).ok_or_else(|| {
+        needs_python(format!(
+            "{}() of a value holding opaque objects",
+            if use_repr { "repr" } else { "str" }
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Dict, Object, Set};
+
+    fn s(x: &str) -> Value {
+        Value::str(x)
+    }
+
+    fn msg(r: Result<Value, SortKeyError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    fn obj(module: &str, name: &str, args: Vec<Value>) -> Value {
+        Value::Object(Box::new(Object::reduce(Value::global(module, name), args)))
+    }
+
+    #[test]
+    fn len_of_builtins() {
+        assert_eq!(py_len(&s("héllo")).unwrap(), Value::Int(5));
+        assert_eq!(py_len(&Value::Bytes(vec![1, 2])).unwrap(), Value::Int(2));
+        assert_eq!(
+            py_len(&Value::Set(Box::new(
+                Set::from_values([Value::Int(1)]).unwrap()
+            )))
+            .unwrap(),
+            Value::Int(1)
+        );
+        assert_eq!(
+            py_len(&Value::Dict(Box::new(Dict::new()))).unwrap(),
+            Value::Int(0)
+        );
+        // len(range(0, 10, 3)) == len(range(10, 0, -3)) == 4; empty ranges 0.
+        let r = |a, b, c| {
+            obj(
+                "builtins",
+                "range",
+                vec![Value::Int(a), Value::Int(b), Value::Int(c)],
+            )
+        };
+        assert_eq!(py_len(&r(0, 10, 3)).unwrap(), Value::Int(4));
+        assert_eq!(py_len(&r(10, 0, -3)).unwrap(), Value::Int(4));
+        assert_eq!(py_len(&r(5, 0, 1)).unwrap(), Value::Int(0));
+        assert_eq!(py_len(&r(i64::MIN, i64::MAX, 1)), Ok(Value::Int(i64::MAX)));
+        assert_eq!(
+            msg(py_len(&Value::Int(5))),
+            "object of type 'int' has no len()"
+        );
+        assert_eq!(
+            msg(py_len(&Value::None)),
+            "object of type 'NoneType' has no len()"
+        );
+        assert!(matches!(
+            py_len(&obj("m", "C", vec![])),
+            Err(SortKeyError::Op(OpError::NeedsPython(_)))
+        ));
+    }
+
+    #[test]
+    fn abs_of_numbers() {
+        assert_eq!(py_abs(&Value::Int(-3)).unwrap(), Value::Int(3));
+        // abs(-2**63) leaves the i64 range.
+        assert_eq!(
+            py_abs(&Value::Int(i64::MIN)).unwrap().repr(),
+            "9223372036854775808"
+        );
+        assert_eq!(
+            py_abs(&Value::complex(3.0, 4.0)).unwrap(),
+            Value::Float(5.0)
+        );
+        assert!(matches!(py_abs(&Value::Bool(true)).unwrap(), Value::Int(1)));
+        assert_eq!(msg(py_abs(&s("x"))), "bad operand type for abs(): 'str'");
+    }
+
+    #[test]
+    fn int_parses_like_cpython() {
+        let ok = |v: Value, want: &str| assert_eq!(py_int(&v).unwrap().repr(), want, "{v:?}");
+        ok(s(" 1_000 "), "1000");
+        ok(s("+0012"), "12");
+        ok(s("-7"), "-7");
+        ok(
+            s("123456789012345678901234567890"),
+            "123456789012345678901234567890",
+        );
+        ok(Value::Bytes(b"42".to_vec()), "42");
+        ok(Value::Float(-2.9), "-2");
+        ok(Value::Float(1e20), "100000000000000000000");
+        ok(Value::Bool(true), "1");
+        for bad in ["abc", "1__0", "_1", "1_", "-", "", "1.5", "0x10"] {
+            assert_eq!(
+                msg(py_int(&s(bad))),
+                format!("invalid literal for int() with base 10: {}", s(bad).repr())
+            );
+        }
+        let long = "x".repeat(300);
+        assert_eq!(
+            msg(py_int(&s(&long))),
+            format!(
+                "invalid literal for int() with base 10: '{}",
+                "x".repeat(199)
+            )
+        );
+        assert_eq!(
+            msg(py_int(&Value::Bytes(b"abc".to_vec()))),
+            "invalid literal for int() with base 10: b'abc'"
+        );
+        assert_eq!(
+            py_int(&Value::Float(f64::NAN)),
+            Err(SortKeyError::BadValue(
+                "cannot convert float NaN to integer".into()
+            ))
+        );
+        assert_eq!(
+            py_int(&Value::Float(f64::INFINITY)),
+            Err(SortKeyError::Overflow(
+                "cannot convert float infinity to integer".into()
+            ))
+        );
+        assert_eq!(
+            msg(py_int(&Value::complex(0.0, 1.0))),
+            "int() argument must be a string, a bytes-like object or a real number, not 'complex'"
+        );
+        // '٣' is 3 in CPython; we do not guess.
+        assert!(matches!(
+            py_int(&s("٣")),
+            Err(SortKeyError::Op(OpError::NeedsPython(_)))
+        ));
+    }
+
+    #[test]
+    fn float_parses_like_cpython() {
+        let ok = |t: &str, want: &str| assert_eq!(py_float(&s(t)).unwrap().repr(), want, "{t}");
+        ok(" 1_0.5e1_0 ", "105000000000.0");
+        ok("+.5", "0.5");
+        ok("1.", "1.0");
+        ok("-iNF", "-inf");
+        ok("infinity", "inf");
+        ok("-nan", "nan");
+        ok(" 1e5 ", "100000.0");
+        for bad in [
+            "abc", "1._5", "1_", "_1", "1e_5", "1_e5", ".", "0x1p3", "1e", "",
+        ] {
+            assert_eq!(
+                py_float(&s(bad)),
+                Err(SortKeyError::BadValue(format!(
+                    "could not convert string to float: {}",
+                    s(bad).repr()
+                ))),
+                "{bad}"
+            );
+        }
+        let huge = Value::from_bigint(num_bigint::BigInt::from(10).pow(400));
+        assert_eq!(msg(py_float(&huge)), "int too large to convert to float");
+        assert_eq!(
+            msg(py_float(&Value::None)),
+            "float() argument must be a string or a real number, not 'NoneType'"
+        );
+    }
+
+    #[test]
+    fn case_methods() {
+        // (s, s.lower(), s.upper(), s.casefold()) from CPython 3.11.
+        let cases = [
+            ("Straße", "straße", "STRASSE", "strasse"),
+            ("ΣΑΣ", "σας", "ΣΑΣ", "σασ"),
+            ("ǅ", "ǆ", "Ǆ", "ǆ"),
+            ("İx", "i̇x", "İX", "i̇x"),
+            ("ﬁ", "ﬁ", "FI", "fi"),
+            ("ẞ", "ß", "ẞ", "ss"),
+            ("ı", "ı", "I", "ı"),
+            ("Ꭰꭰ", "ꭰꭰ", "ᎠᎠ", "ᎠᎠ"),
+        ];
+        for (x, lower, upper, folded) in cases {
+            assert_eq!(py_case("str", "lower", &s(x)).unwrap(), s(lower));
+            assert_eq!(py_case("str", "upper", &s(x)).unwrap(), s(upper));
+            assert_eq!(py_case("str", "casefold", &s(x)).unwrap(), s(folded), "{x}");
+        }
+        assert_eq!(
+            py_case("bytes", "lower", &Value::Bytes(b"AbC".to_vec())).unwrap(),
+            Value::Bytes(b"abc".to_vec())
+        );
+        assert_eq!(
+            msg(py_case("str", "lower", &Value::Int(5))),
+            "descriptor 'lower' for 'str' objects doesn't apply to a 'int' object"
+        );
+        assert_eq!(
+            msg(py_case("bytes", "lower", &Value::ByteArray(b"A".to_vec()))),
+            "descriptor 'lower' for 'bytes' objects doesn't apply to a 'bytearray' object"
+        );
+    }
+
+    #[test]
+    fn getitem_like_itemgetter() {
+        let l = Value::List(vec![Value::Int(1), Value::Int(2)]);
+        assert_eq!(py_getitem(&l, &Value::Int(-1)).unwrap(), Value::Int(2));
+        assert_eq!(py_getitem(&l, &Value::Bool(true)).unwrap(), Value::Int(2));
+        assert_eq!(py_getitem(&s("héllo"), &Value::Int(1)).unwrap(), s("é"));
+        assert_eq!(
+            py_getitem(&Value::Bytes(b"a".to_vec()), &Value::Int(0)).unwrap(),
+            Value::Int(97)
+        );
+        let d = Value::from(Dict::from_pairs([(s("k"), Value::Int(1))]).unwrap());
+        assert_eq!(py_getitem(&d, &s("k")).unwrap(), Value::Int(1));
+        assert_eq!(
+            py_getitem(&d, &s("x")),
+            Err(SortKeyError::MissingKey(s("x")))
+        );
+        assert_eq!(msg(py_getitem(&d, &s("x"))), "'x'");
+        assert_eq!(
+            msg(py_getitem(&d, &Value::List(vec![]))),
+            "unhashable type: 'list'"
+        );
+        // Messages of CPython 3.11.
+        let five = Value::Int(5);
+        let k = s("k");
+        let cases: Vec<(Value, &Value, &str)> = vec![
+            (l.clone(), &five, "list index out of range"),
+            (
+                Value::tuple([Value::Int(1)]),
+                &five,
+                "tuple index out of range",
+            ),
+            (s("a"), &five, "string index out of range"),
+            (Value::Bytes(b"a".to_vec()), &five, "index out of range"),
+            (
+                Value::ByteArray(b"a".to_vec()),
+                &five,
+                "bytearray index out of range",
+            ),
+            (
+                l.clone(),
+                &k,
+                "list indices must be integers or slices, not str",
+            ),
+            (
+                Value::tuple([]),
+                &k,
+                "tuple indices must be integers or slices, not str",
+            ),
+            (s("a"), &k, "string indices must be integers, not 'str'"),
+            (
+                Value::Bytes(vec![]),
+                &k,
+                "byte indices must be integers or slices, not str",
+            ),
+            (
+                Value::ByteArray(vec![]),
+                &k,
+                "bytearray indices must be integers or slices, not str",
+            ),
+            (
+                Value::Set(Box::default()),
+                &five,
+                "'set' object is not subscriptable",
+            ),
+            (Value::Int(1), &five, "'int' object is not subscriptable"),
+            (Value::None, &five, "'NoneType' object is not subscriptable"),
+        ];
+        for (c, i, want) in cases {
+            assert_eq!(msg(py_getitem(&c, i)), want);
+        }
+        let big = Value::from_bigint(num_bigint::BigInt::from(2).pow(70));
+        assert_eq!(
+            py_getitem(&l, &big),
+            Err(SortKeyError::IndexOutOfRange(
+                "cannot fit 'int' into an index-sized integer".into()
+            ))
+        );
+        assert_eq!(
+            msg(py_getitem(&l, &Value::Float(1.0))),
+            "list indices must be integers or slices, not float"
+        );
+    }
+}
