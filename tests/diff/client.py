@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from multiprocessing.connection import Client
 from multiprocessing.managers import BaseManager, BaseProxy, RemoteError, SyncManager, Token, dispatch
 
@@ -73,6 +74,7 @@ class Background:
             self._value = fn(*args)
             self._outcome = "= " + self._norm.value(self._value)
         except BaseException as e:  # the outcome of a step includes any exception
+            _forget_frames(e)
             self._outcome = "! " + self._norm.exception(e)
 
     def raw(self, timeout=THREAD_JOIN):
@@ -204,9 +206,11 @@ class Helpers:
         try:
             fn()
         except RemoteError as e:
+            _forget_frames(e)
             text = e.args[0] if e.args and isinstance(e.args[0], str) else ""
             return [Outcome(self.norm.text(ln)) for ln in text.splitlines() if _is_exception_line(ln)]
         except Exception as e:
+            _forget_frames(e)
             return Outcome("not a RemoteError: " + self.norm.exception(e))
         return Outcome("no exception")
 
@@ -219,6 +223,19 @@ class Helpers:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
+
+
+def _forget_frames(exc):
+    """Clears the locals of the frames an exception's traceback holds.
+
+    ``BaseProxy._callmethod`` keeps the received exception in a local, so a
+    remote exception, its traceback and that frame form a cycle that pins
+    the proxy; with the collector off, the proxy would never send its
+    ``decref`` and object counts would depend on when a collection runs."""
+    traceback.clear_frames(exc.__traceback__)
+    for linked in (exc.__context__, exc.__cause__):
+        if linked is not None and linked is not exc:
+            traceback.clear_frames(linked.__traceback__)
 
 
 def _is_exception_line(line):
@@ -291,6 +308,7 @@ def run_step(code, ns, norm):
         signal.setitimer(signal.ITIMER_REAL, 0)
         if isinstance(e, KeyboardInterrupt):
             raise
+        _forget_frames(e)
         for v in list(ns.values()):
             norm.see_proxies(v)
         return "! " + norm.exception(e)

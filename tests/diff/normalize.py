@@ -5,9 +5,11 @@ A step's outcome is either a value (``= <canonical form>``), an exception
 (``! module.qualname: message``) or a timeout (``~ timeout``). What is taken
 out, because it legitimately differs between servers or runs:
 
-* object ids: every id the client has seen in a token is replaced by
-  ``<id1>``, ``<id2>``, ... in order of first appearance (only where it is
-  quoted, ``'7f...'``, so a short id can never eat an unrelated number);
+* object ids: every id the client has seen in a token or a ``create``
+  reply is replaced by ``<id>`` (only where it is quoted, ``'7f...'``, so a
+  short id can never eat an unrelated number). Ids are not numbered: CPython
+  reuses the id of a freed object and we never do (spec 6.4), so any
+  numbering would drift between the servers;
 * the server's address (``('127.0.0.1', 4242)`` and ``127.0.0.1:4242``);
 * memory addresses (``0x7f...``) in reprs;
 * the order of ``exposed={...}`` sets in CPython's "not in exposed" message
@@ -47,8 +49,7 @@ class Normalizer:
         if not isinstance(ident, str) or not ident:
             return
         with self._lock:
-            if ident not in self._ids:
-                self._ids[ident] = "<id%d>" % (len(self._ids) + 1)
+            self._ids[ident] = "<id>"
 
     def see_proxies(self, value, depth=0):
         """Registers the ids of the proxies in ``value`` (shallowly nested)."""

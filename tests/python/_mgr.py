@@ -69,10 +69,11 @@ server.serve_forever()
 """
 
 
-def start_reference(tmp_dir, *flags, authkey=b"mpcluster-test-key", config=None, env=None):
-    """CPython 3.x's own manager server with conftest.Manager's interface.
-    Flags are mpcluster's and have no CPython equivalent: ignored."""
-    args = [sys.executable, "-c", _REFERENCE_SERVER, authkey.hex()]
+def start_reference(tmp_dir, *flags, authkey=b"mpcluster-test-key", config=None, env=None, python=None):
+    """CPython's own manager server (this interpreter's, or ``python``) with
+    conftest.Manager's interface. Flags are mpcluster's and have no CPython
+    equivalent: ignored."""
+    args = [python or sys.executable, "-c", _REFERENCE_SERVER, authkey.hex()]
     if config is not None:
         cfg = Path(tmp_dir) / f"named-{time.monotonic_ns()}.toml"
         cfg.write_text(config)
@@ -89,10 +90,11 @@ def start_reference(tmp_dir, *flags, authkey=b"mpcluster-test-key", config=None,
     return conftest.Manager(proc, (host, int(port)), authkey, log_path)
 
 
-def start(tmp_dir, *flags, **kw):
-    """The server under test: mpcluster's binary, or CPython's (see above)."""
+def start(tmp_dir, *flags, reference_python=None, **kw):
+    """The server under test: mpcluster's binary, or CPython's (see above;
+    ``reference_python`` picks the interpreter of CPython's server)."""
     if REFERENCE:
-        return start_reference(tmp_dir, *flags, **kw)
+        return start_reference(tmp_dir, *flags, python=reference_python, **kw)
     return conftest.start_manager(tmp_dir, *flags, **kw)
 
 

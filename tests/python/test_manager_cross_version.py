@@ -14,7 +14,7 @@ import pytest
 from multiprocessing.managers import BaseManager
 
 from _mgr import start
-from conftest import run_client
+from conftest import find_python, run_client
 
 CONFIG = """
 [objects]
@@ -148,3 +148,72 @@ def test_wrong_key_does_not_disturb_the_server(client_python, server):
     qm.connect()
     qm.get_queue().put(1)
     assert qm.get_queue().get(timeout=5) == 1
+
+
+SHUTDOWN_CLIENT = r"""
+import queue, threading
+from multiprocessing.managers import SyncManager
+
+m = SyncManager(address=ADDRESS, authkey=AUTHKEY)
+m.connect()
+out = {}
+
+def outcome(fn):
+    try:
+        return ("returned", fn())
+    except Exception as e:
+        return ("raised", type(e).__module__ + "." + type(e).__name__)
+
+q = m.Queue()
+out["exposed"] = "shutdown" in q._exposed_
+q.put(1)
+q.shutdown()
+out["put_after"] = outcome(lambda: q.put(2))
+out["get_left"] = outcome(q.get)
+out["get_empty"] = outcome(q.get)
+out["get_nowait"] = outcome(lambda: q.get(False))
+
+now = m.Queue()
+now.put(1)
+now.shutdown(immediate=True)
+out["immediate"] = [outcome(now.get), now.qsize()]
+
+blocked = m.Queue()
+box = {}
+t = threading.Thread(target=lambda: box.setdefault("r", outcome(lambda: blocked.get(timeout=10))))
+t.start()
+import time
+time.sleep(0.3)  # let the getter block on the server before the shutdown
+blocked.shutdown()
+t.join(10)
+out["woken"] = box.get("r")
+
+jq = m.JoinableQueue()
+jq.put(1)
+jq.put(2)
+jq.shutdown(immediate=True)
+out["join"] = outcome(jq.join)
+out["task_done"] = outcome(jq.task_done)
+print(repr(out))
+"""
+
+
+def test_queue_shutdown_for_3_13_clients(tmp_path):
+    python = find_python("3.13")
+    if python is None:
+        pytest.skip("CPython 3.13 is not installed (looked in pyenv versions)")
+    # Queue.shutdown exists from 3.13 on; CPython 3.13's server exposes it.
+    server = start(tmp_path, reference_python=python)
+    try:
+        out = ast.literal_eval(run_client(python, SHUTDOWN_CLIENT, server).strip().splitlines()[-1])
+    finally:
+        server.stop()
+    shut = ("raised", "queue.ShutDown")
+    assert out["exposed"] is True
+    assert out["put_after"] == shut
+    assert out["get_left"] == ("returned", 1)
+    assert out["get_empty"] == shut and out["get_nowait"] == shut
+    assert out["immediate"] == [shut, 0]
+    assert out["woken"] == shut
+    assert out["join"] == ("returned", None)
+    assert out["task_done"] == ("raised", "builtins.ValueError")

@@ -12,7 +12,14 @@ import gc
 import pytest
 from multiprocessing.managers import BaseProxy
 
-from _mgr import manager, manager_factory, number_of_objects  # noqa: F401
+from _mgr import (  # noqa: F401  (fixtures are used by name)
+    fork_context,
+    manager,
+    manager_factory,
+    mpcluster_only,
+    number_of_objects,
+    wait_until,
+)
 
 
 def raises(exc_type, message, fn, *args, **kwds):
@@ -173,3 +180,28 @@ def test_values_of_every_builtin_type(sync_manager):
     got = d._getvalue()
     assert got == values
     assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in values.items()}
+
+
+def _iterate_without_a_manager(d, out):
+    # A forked child's proxy has no manager: the #PROXY reply of __iter__
+    # makes the CPython client fail (gh-99595) after the server created the
+    # iterator, and the client never increfs or decrefs it.
+    try:
+        out.put(("iterated", list(iter(d))))
+    except AttributeError as e:
+        out.put(("AttributeError", str(e)))
+
+
+@mpcluster_only("CPython keeps the iterator of gh-99595 counted forever")
+def test_iterator_of_a_managerless_proxy_is_freed_with_its_connection(sync_manager, manager):
+    d = sync_manager.dict(a=1)
+    out = sync_manager.Queue()
+    base = number_of_objects(manager)
+    child = fork_context().Process(target=_iterate_without_a_manager, args=(d, out))
+    child.start()
+    kind, detail = out.get(timeout=10)
+    child.join(10)
+    assert child.exitcode == 0
+    assert kind == "AttributeError" and "_registry" in detail
+    # The child's serving connection is closed: its iterator must be gone.
+    assert wait_until(lambda: number_of_objects(manager) == base, timeout=5), number_of_objects(manager)

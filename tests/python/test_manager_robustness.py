@@ -24,11 +24,14 @@ from _mgr import (  # noqa: F401  (fixtures are used by name)
     REFERENCE,
     assert_serving,
     connect,
+    control,
     fork_context,
     in_thread,
     manager,
     manager_factory,
     mpcluster_only,
+    number_of_objects,
+    refcount_of,
 )
 
 VICTIM_DATA = ["precious", {"nested": [1, 2]}, 3.5]
@@ -193,6 +196,56 @@ def test_lock_held_by_a_killed_client_stays_held(manager, victim):
     assert lock.acquire(timeout=0.2) is False
     lock.release()  # a Lock has no owner: a live client can free it
     assert lock.acquire(False) is True
+
+
+def _hold_a_reference(l, held):
+    held.set()  # the forked child has already increfed `l` (spec 5.6)
+    time.sleep(120)
+
+
+def test_references_of_a_killed_client_stay_counted(manager, victim):
+    m = connect(manager)
+    l = m.list(["orphan"])
+    ident, held = l._token.id, m.Event()
+    child = fork_context().Process(target=_hold_a_reference, args=(l, held))
+    child.start()
+    assert held.wait(10)
+    assert refcount_of(manager, ident) == 2
+    child.kill()
+    child.join(10)
+    # A killed client never decrefs; CPython keeps its reference counted
+    # (spec 5.6), and so do we by default (reaping is opt-in).
+    time.sleep(0.2)
+    assert refcount_of(manager, ident) == 2
+    del l
+    gc.collect()
+    assert refcount_of(manager, ident) == 1
+    base = number_of_objects(manager)
+    control(manager, "decref", ident)
+    assert number_of_objects(manager) == base - 1
+
+
+def _wait_for_lock(lock, ready):
+    ready.set()
+    lock.acquire()
+    time.sleep(120)
+
+
+@mpcluster_only("CPython's server thread later acquires the lock for the dead client")
+def test_client_killed_while_waiting_for_a_lock_does_not_take_it(manager, victim):
+    m = connect(manager)
+    lock, ready = m.Lock(), m.Event()
+    assert lock.acquire()
+    child = fork_context().Process(target=_wait_for_lock, args=(lock, ready))
+    child.start()
+    assert ready.wait(10)
+    time.sleep(0.3)  # let the child's acquire() reach the server and block there
+    child.kill()
+    child.join(10)
+    time.sleep(0.2)  # the server sees the closed connection
+    lock.release()
+    assert lock.acquire(timeout=2) is True
+    lock.release()
 
 
 def _block_in_get(q, ready):

@@ -19,10 +19,10 @@ import operator
 import pickle
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from _mgr import manager  # noqa: F401  (fixture used by name)
+from _mgr import manager, mpcluster_only  # noqa: F401  (fixture used by name)
 from _value_semantics import (
     ascii_text,
     hashables,
@@ -140,6 +140,9 @@ key_inputs = st.one_of(
 @given(key=st.sampled_from(sorted(KEYS)), items=st.lists(key_inputs, max_size=6), reverse=st.booleans())
 def test_sort_with_builtin_keys(shared, key, items, reverse):
     fn = KEYS[key]
+    # CPython's int()/float() read any Unicode digit or space; the server
+    # parses ASCII only and says so (NeedsPython) rather than guess.
+    assume(key not in ("int", "float") or not any(isinstance(x, str) and not x.isascii() for x in items))
     shared[:] = items
     want = outcome(lambda: sorted(copies(items), key=fn, reverse=reverse))
     got = outcome(lambda: (shared.sort(key=fn, reverse=reverse), shared._getvalue())[1])
@@ -149,11 +152,12 @@ def test_sort_with_builtin_keys(shared, key, items, reverse):
         assert got == want
 
 
-def test_sort_with_a_user_function_is_refused(sync_manager):
+@mpcluster_only("CPython's server runs the key function; ours never runs client code")
+def test_sort_with_a_key_that_needs_python_is_refused(sync_manager):
     l = sync_manager.list([2, 1])
-    with pytest.raises(Exception) as info:
-        l.sort(key=pickle.dumps)
-    assert "pickle.dumps" in str(info.value) or "dumps" in str(info.value)
+    with pytest.raises(TypeError) as info:
+        l.sort(key=operator.attrgetter("real"))
+    assert "sort key operator.attrgetter(...) needs Python code" in str(info.value)
     assert l._getvalue() == [2, 1]
 
 

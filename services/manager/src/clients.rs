@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+use tokio_util::sync::CancellationToken;
 
 /// One open connection.
 #[derive(Debug)]
@@ -21,6 +22,12 @@ pub struct ClientInfo {
     pub requests: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// When the handshake succeeded.
+    pub authenticated: Mutex<Option<SystemTime>>,
+    /// What a blocked call waits on (`'<id>.get'`), for operators.
+    pub waiting: Mutex<Option<String>>,
+    /// Cancelled to drop this connection (admin), or on server shutdown.
+    pub cancel: CancellationToken,
 }
 
 impl ClientInfo {
@@ -33,6 +40,14 @@ impl ClientInfo {
     pub fn set_name(&self, name: String) {
         *self.name.lock().unwrap_or_else(|p| p.into_inner()) = Some(name);
     }
+
+    pub fn set_waiting(&self, what: Option<String>) {
+        *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) = what;
+    }
+
+    pub fn set_authenticated(&self) {
+        *self.authenticated.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
+    }
 }
 
 /// Open connections by id.
@@ -42,7 +57,7 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn open(&self, id: ConnId, peer: SocketAddr) -> Arc<ClientInfo> {
+    pub fn open(&self, id: ConnId, peer: SocketAddr, cancel: CancellationToken) -> Arc<ClientInfo> {
         let info = Arc::new(ClientInfo {
             id,
             peer,
@@ -51,6 +66,9 @@ impl Clients {
             requests: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            authenticated: Mutex::new(None),
+            waiting: Mutex::new(None),
+            cancel,
         });
         self.open.insert(id, info.clone());
         info
@@ -70,6 +88,10 @@ impl Clients {
 
     pub fn is_empty(&self) -> bool {
         self.open.is_empty()
+    }
+
+    pub fn get(&self, id: ConnId) -> Option<Arc<ClientInfo>> {
+        self.open.get(&id).map(|e| e.value().clone())
     }
 
     pub fn all(&self) -> Vec<Arc<ClientInfo>> {

@@ -8,6 +8,7 @@
 
 use crate::clients::ClientInfo;
 use crate::control;
+use crate::events::Event;
 use crate::reply::Reply;
 use crate::request::{BadRequest, Request};
 use crate::serve;
@@ -60,11 +61,23 @@ pub async fn handle(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let id = shared.next_conn_id();
     let span = info_span!("conn", conn_id = id, %peer);
     async move {
-        let info = shared.clients.open(id, peer);
-        if let Err(e) = run(&shared, stream, id, info).await {
-            debug!(error = %e, "connection closed");
+        let info = shared.clients.open(id, peer, shared.shutdown.child_token());
+        shared.metrics.connections_open.inc();
+        shared.metrics.connections_total.inc();
+        let cancel = info.cancel.clone();
+        tokio::select! {
+            r = run(&shared, stream, id, info) => {
+                if let Err(e) = r {
+                    debug!(error = %e, "connection closed");
+                }
+            }
+            // Admin drop or server shutdown: dropping `run` closes the socket
+            // and cancels any wait in progress.
+            _ = cancel.cancelled() => debug!("connection dropped"),
         }
         shared.clients.close(id);
+        shared.metrics.connections_open.dec();
+        shared.events.emit(Event::ClientDisconnected { conn: id, peer });
     }
     .instrument(span)
     .await
@@ -90,9 +103,21 @@ async fn run(
     )
     .await
     {
-        Ok(how) => debug!(handshake = %how, "authenticated"),
+        Ok(how) => {
+            debug!(handshake = %how, "authenticated");
+            info.set_authenticated();
+            shared.events.emit(Event::ClientConnected {
+                conn: id,
+                peer: info.peer,
+            });
+        }
         Err(e) => {
             warn!(error = %e, "handshake failed");
+            shared.metrics.auth_failures.inc();
+            shared.events.emit(Event::AuthFailed {
+                peer: info.peer,
+                reason: e.to_string(),
+            });
             return Ok(());
         }
     }
@@ -129,12 +154,22 @@ async fn run(
         }
     } else {
         let name = request.name.clone();
+        let started = std::time::Instant::now();
         let replies = control::handle(shared, id, request).await;
+        let kind = replies.first().map_or("", |r| r.kind());
+        let elapsed = started.elapsed();
         let mut sent = 0;
         for reply in replies {
             sent += conn.send(reply).await?;
         }
         conn.info.count(frame.len(), sent);
+        shared.metrics.request(
+            control::metric_label(&name),
+            kind,
+            elapsed,
+            frame.len(),
+            sent,
+        );
         if name == "shutdown" && shared.shutdown.is_cancelled() {
             debug!("shutdown requested by this client");
         }

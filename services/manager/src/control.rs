@@ -64,6 +64,23 @@ pub async fn handle(shared: &Shared, conn: ConnId, req: Request) -> Vec<Reply> {
     }
 }
 
+/// The metrics label of a control function: its name when it is one,
+/// `other` otherwise (names come from peers: labels must stay bounded).
+pub fn metric_label(name: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "dummy",
+        "create",
+        "incref",
+        "decref",
+        "get_methods",
+        "debug_info",
+        "number_of_objects",
+        "shutdown",
+        "accept_connection",
+    ];
+    KNOWN.iter().find(|k| **k == name).copied().unwrap_or("other")
+}
+
 /// `accept_connection(name)`: the client's process and thread name.
 pub fn accept_connection(args: Args) -> Result<String, Reply> {
     let mut b = args.bind(&ACCEPT_CONNECTION).map_err(Reply::Traceback)?;

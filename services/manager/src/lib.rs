@@ -13,6 +13,8 @@ pub mod clients;
 pub mod config;
 pub mod connection;
 pub mod control;
+pub mod events;
+pub mod metrics;
 pub mod objects;
 pub mod proxyref;
 pub mod pyexc;

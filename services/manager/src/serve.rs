@@ -23,6 +23,7 @@ use bytes::Bytes;
 use mpcluster_wire::Value;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 use tracing::trace;
 
 /// Serves method calls on `conn` until EOF, error or shutdown.
@@ -58,17 +59,28 @@ async fn serve(
                 }
             }
         };
+        let started = Instant::now();
         let (entry, method, args) = match prepare(shared, &frame) {
             Ok(call) => call,
             Err(reply) => {
+                let kind = reply.kind();
                 let n = conn.send(reply).await?;
                 conn.info.count(frame.len(), n);
+                shared.metrics.request("other", kind, started.elapsed(), frame.len(), n);
                 continue;
             }
         };
         if !entry.is_exposed(&method) || !entry.obj.has_method(&method) {
-            let n = conn.send(fallback(&entry, &method, args)).await?;
+            let reply = fallback(&entry, &method, args);
+            let kind = reply.kind();
+            let n = conn.send(reply).await?;
             conn.info.count(frame.len(), n);
+            let label = if matches!(method.as_str(), "__str__" | "__repr__" | "#GETVALUE") {
+                method.clone()
+            } else {
+                "other".to_string()
+            };
+            shared.metrics.request(&label, kind, started.elapsed(), frame.len(), n);
             continue;
         }
         entry.touch(conn.id);
@@ -78,18 +90,24 @@ async fn serve(
         };
         let result = match entry.obj.call(&ctx, &method, args) {
             Call::Done(r) => r,
-            Call::Wait(mut fut) => loop {
-                tokio::select! {
-                    r = &mut fut => break r,
-                    _ = shared.shutdown.cancelled() => return Ok(()),
-                    read = conn.read_frame(max) => match read {
-                        Ok(Some(ahead)) => pending.push_back(ahead),
-                        // The client is gone: dropping the wait cancels it.
-                        Ok(None) => return Ok(()),
-                        Err(e) => return Err(e.into()),
-                    },
+            Call::Wait(fut) => {
+                conn.info.set_waiting(Some(format!("{}.{}", entry.id, method)));
+                shared.metrics.waiting.inc();
+                let _waiting = WaitGuard(shared, conn.info.clone());
+                let mut fut = fut;
+                loop {
+                    tokio::select! {
+                        r = &mut fut => break r,
+                        _ = shared.shutdown.cancelled() => return Ok(()),
+                        read = conn.read_frame(max) => match read {
+                            Ok(Some(ahead)) => pending.push_back(ahead),
+                            // The client is gone: dropping the wait cancels it.
+                            Ok(None) => return Ok(()),
+                            Err(e) => return Err(e.into()),
+                        },
+                    }
                 }
-            },
+            }
         };
         let reply = match result {
             Ok(Ret::Value(v)) => Reply::Return(v),
@@ -102,9 +120,23 @@ async fn serve(
             },
             Err(e) => Reply::Error(e),
         };
-        trace!(id = %entry.id, %method, kind = reply.kind(), "call");
+        let kind = reply.kind();
+        trace!(id = %entry.id, %method, kind, "call");
+        let elapsed = started.elapsed();
         let n = conn.send(reply).await?;
         conn.info.count(frame.len(), n);
+        shared.metrics.request(&method, kind, elapsed, frame.len(), n);
+    }
+}
+
+/// Clears the "waiting" marks however a wait ends (reply, disconnect,
+/// shutdown).
+struct WaitGuard<'a>(&'a Shared, Arc<crate::clients::ClientInfo>);
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.waiting.dec();
+        self.1.set_waiting(None);
     }
 }
 

@@ -9,6 +9,7 @@
 use crate::args::Args;
 use crate::config::{toml_to_value, Config, ConfigError, FileConfig};
 use crate::connection;
+use crate::events::Events;
 use crate::objects::CallCtx;
 use crate::registry;
 use crate::state::{Settings, Shared};
@@ -79,11 +80,13 @@ impl Server {
             allow_remote_shutdown: config.allow_remote_shutdown,
             reap_orphans_after: config.reap_orphans_after,
         };
+        let events = Events::default();
         let mut shared = Shared::new(
             settings,
             authkey,
             advertised,
-            Store::new(config.max_objects),
+            Store::with_events(config.max_objects, events.clone()),
+            events,
             shutdown,
         );
         if let Some(path) = &config.config {

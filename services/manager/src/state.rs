@@ -2,6 +2,8 @@
 //! named objects, the connection table and the one shutdown signal.
 
 use crate::clients::Clients;
+use crate::events::Events;
+use crate::metrics::Metrics;
 use crate::store::{ConnId, Store};
 use mpcluster_wire::handshake::AuthPolicy;
 use mpcluster_wire::pickle;
@@ -33,6 +35,8 @@ pub struct Shared {
     /// Named typeid → id of its one shared object.
     pub named: HashMap<String, String>,
     pub clients: Clients,
+    pub events: Events,
+    pub metrics: Metrics,
     /// Ctrl-C, SIGTERM and an allowed `shutdown` request all cancel this.
     pub shutdown: CancellationToken,
     next_conn: AtomicU64,
@@ -44,6 +48,7 @@ impl Shared {
         authkey: Vec<u8>,
         advertised: (String, u16),
         store: Store,
+        events: Events,
         shutdown: CancellationToken,
     ) -> Shared {
         Shared {
@@ -53,6 +58,8 @@ impl Shared {
             store,
             named: HashMap::new(),
             clients: Clients::default(),
+            events,
+            metrics: Metrics::default(),
             shutdown,
             next_conn: AtomicU64::new(1),
         }

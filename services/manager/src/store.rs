@@ -14,6 +14,7 @@
 //! * each entry remembers which serving connections used it and when, for
 //!   the orphan view and the opt-in reaper (`reaper.rs`).
 
+use crate::events::{Event, Events};
 use crate::objects::SharedObject;
 use crate::pyexc::{ExcKind, PyException};
 use dashmap::DashMap;
@@ -109,16 +110,22 @@ pub struct Store {
     /// Set once any request carried a proxy of ours: until then no object
     /// can reference another and disposal needs no sweep.
     proxies_seen: AtomicBool,
+    events: Events,
 }
 
 impl Store {
     pub fn new(max_objects: usize) -> Self {
+        Self::with_events(max_objects, Events::default())
+    }
+
+    pub fn with_events(max_objects: usize, events: Events) -> Self {
         Store {
             objects: DashMap::new(),
             boot: rand::random(),
             next: AtomicU64::new(1),
             max_objects,
             proxies_seen: AtomicBool::new(false),
+            events,
         }
     }
 
@@ -156,6 +163,10 @@ impl Store {
             }),
         });
         self.objects.insert(entry.id.clone(), entry.clone());
+        self.events.emit(Event::ObjectCreated {
+            id: entry.id.clone(),
+            typeid: entry.typeid.clone(),
+        });
         Ok(entry)
     }
 
@@ -209,7 +220,7 @@ impl Store {
     pub fn collect(&self) {
         let unreferenced = |e: &Entry| !e.named && e.refcount() <= 0;
         if !self.proxies_seen.load(Ordering::Relaxed) {
-            self.objects.retain(|_, e| !unreferenced(e));
+            self.objects.retain(|_, e| self.keep(e, !unreferenced(e)));
             return;
         }
         // Mark from the roots: objects clients hold, and named objects.
@@ -231,12 +242,25 @@ impl Store {
             }
         }
         self.objects
-            .retain(|id, e| !unreferenced(e) || marked.contains(id));
+            .retain(|id, e| self.keep(e, !unreferenced(e) || marked.contains(id)));
+    }
+
+    /// `retain` helper: announces the disposal of what it drops.
+    fn keep(&self, e: &Entry, keep: bool) -> bool {
+        if !keep {
+            self.events.emit(Event::ObjectDisposed {
+                id: e.id.clone(),
+                typeid: e.typeid.clone(),
+            });
+        }
+        keep
     }
 
     /// Removes an object whatever its count (admin delete, orphan reaper).
     pub fn remove(&self, id: &str) -> Option<Arc<Entry>> {
-        self.objects.remove(id).map(|(_, e)| e)
+        let (_, e) = self.objects.remove(id)?;
+        self.keep(&e, false);
+        Some(e)
     }
 
     /// Notes that a request carried one of our proxies (see `collect`).

@@ -71,7 +71,7 @@ SCENARIOS = [
         "l._callmethod('#GETVALUE')",
         "l._callmethod('__repr__', (1,))",
         "l._callmethod('nosuch')",
-        "l._callmethod('clear')",
+        "m.list([1])._callmethod('clear')",
         "l._callmethod('__class__')",
         "l._callmethod('__getattribute__', ('append',))",
         "exc_lines(lambda: l._callmethod('nosuch'))",

@@ -37,7 +37,7 @@ SCENARIOS = [
         "qm.get_queue(1)",
         "qm.get_dict(x=1)",
         "nq = m.Queue(); nq.put(1); qm.get_queue().qsize()",
-        "control('create', 'get_queue', 1)",
+        "r = control('create', 'get_queue', 1); control('decref', r[0]); r",
         "del qq3, gd3, nq; nobj() - n0",
     ]),
 ]

@@ -47,7 +47,7 @@ SCENARIOS = [
         "serving((L, 'index', (1,), {'start': 0}))",
         "serving((L, 'nosuch', (), {}))",
         "serving((L, '__iter__', (), {}))",
-        "serving((L, 'clear', (), {}))",
+        "scratch = m.list([1]); serving((ident(scratch), 'clear', (), {}))",
         "serving(('ffffff', '__len__', (), {}))",
         "serving(('0', '__len__', (), {}))",
         "serving(('', '__len__', (), {}))",

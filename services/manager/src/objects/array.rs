@@ -50,21 +50,77 @@ struct Code {
 }
 
 const CODES: &[Code] = &[
-    Code { tc: 'b', size: 1, kind: Kind::Ranged(-128, 127, "signed char") },
-    Code { tc: 'B', size: 1, kind: Kind::Ranged(0, 255, "unsigned byte integer") },
-    Code { tc: 'u', size: 4, kind: Kind::Char },
+    Code {
+        tc: 'b',
+        size: 1,
+        kind: Kind::Ranged(-128, 127, "signed char"),
+    },
+    Code {
+        tc: 'B',
+        size: 1,
+        kind: Kind::Ranged(0, 255, "unsigned byte integer"),
+    },
+    Code {
+        tc: 'u',
+        size: 4,
+        kind: Kind::Char,
+    },
     // 3.13 adds `w` (a `Py_UCS4`); older clients never send it.
-    Code { tc: 'w', size: 4, kind: Kind::Char },
-    Code { tc: 'h', size: 2, kind: Kind::Ranged(-32768, 32767, "signed short integer") },
-    Code { tc: 'H', size: 2, kind: Kind::Ranged(0, 65535, "unsigned short") },
-    Code { tc: 'i', size: 4, kind: Kind::Ranged(i32::MIN as i64, i32::MAX as i64, "signed integer") },
-    Code { tc: 'I', size: 4, kind: Kind::ULong(u32::MAX as u64) },
-    Code { tc: 'l', size: 8, kind: Kind::Long },
-    Code { tc: 'L', size: 8, kind: Kind::ULong(u64::MAX) },
-    Code { tc: 'q', size: 8, kind: Kind::LongLong },
-    Code { tc: 'Q', size: 8, kind: Kind::ULongLong },
-    Code { tc: 'f', size: 4, kind: Kind::F32 },
-    Code { tc: 'd', size: 8, kind: Kind::F64 },
+    Code {
+        tc: 'w',
+        size: 4,
+        kind: Kind::Char,
+    },
+    Code {
+        tc: 'h',
+        size: 2,
+        kind: Kind::Ranged(-32768, 32767, "signed short integer"),
+    },
+    Code {
+        tc: 'H',
+        size: 2,
+        kind: Kind::Ranged(0, 65535, "unsigned short"),
+    },
+    Code {
+        tc: 'i',
+        size: 4,
+        kind: Kind::Ranged(i32::MIN as i64, i32::MAX as i64, "signed integer"),
+    },
+    Code {
+        tc: 'I',
+        size: 4,
+        kind: Kind::ULong(u32::MAX as u64),
+    },
+    Code {
+        tc: 'l',
+        size: 8,
+        kind: Kind::Long,
+    },
+    Code {
+        tc: 'L',
+        size: 8,
+        kind: Kind::ULong(u64::MAX),
+    },
+    Code {
+        tc: 'q',
+        size: 8,
+        kind: Kind::LongLong,
+    },
+    Code {
+        tc: 'Q',
+        size: 8,
+        kind: Kind::ULongLong,
+    },
+    Code {
+        tc: 'f',
+        size: 4,
+        kind: Kind::F32,
+    },
+    Code {
+        tc: 'd',
+        size: 8,
+        kind: Kind::F64,
+    },
 ];
 
 fn code_of(tc: char) -> Option<Code> {
@@ -88,7 +144,11 @@ impl Code {
                 let mut chars = v.as_str().map(str::chars);
                 match chars.as_mut().map(|c| (c.next(), c.next())) {
                     Some((Some(c), None)) => out.extend_from_slice(&(c as u32).to_le_bytes()),
-                    _ => return Err(PyException::type_error("array item must be unicode character")),
+                    _ => {
+                        return Err(PyException::type_error(
+                            "array item must be unicode character",
+                        ))
+                    }
                 }
             }
             Kind::F32 => out.extend_from_slice(&(float_arg(v)? as f32).to_le_bytes()),
@@ -96,7 +156,9 @@ impl Code {
             Kind::Ranged(min, max, label) => {
                 let i = match seq::int_of(v).ok_or_else(|| seq::not_an_integer(v))? {
                     Int::Fits(i) => i,
-                    Int::Huge(_) => return Err(overflow("Python int too large to convert to C long")),
+                    Int::Huge(_) => {
+                        return Err(overflow("Python int too large to convert to C long"))
+                    }
                 };
                 if i < min {
                     return Err(overflow(format!("{label} is less than minimum")));
@@ -118,8 +180,9 @@ impl Code {
                 out.extend_from_slice(&i.to_le_bytes());
             }
             Kind::ULong(max) => {
-                let u = unsigned(v, "can't convert negative value to unsigned int")?
-                    .ok_or_else(|| overflow("Python int too large to convert to C unsigned long"))?;
+                let u = unsigned(v, "can't convert negative value to unsigned int")?.ok_or_else(
+                    || overflow("Python int too large to convert to C unsigned long"),
+                )?;
                 if u > max {
                     return Err(overflow("unsigned int is greater than maximum"));
                 }
@@ -209,7 +272,9 @@ impl Items {
     }
 
     fn values(&self) -> impl Iterator<Item = Value> + '_ {
-        self.data.chunks_exact(self.code.size).map(|b| self.code.decode(b))
+        self.data
+            .chunks_exact(self.code.size)
+            .map(|b| self.code.decode(b))
     }
 
     fn from_values(code: Code, values: &[Value]) -> Result<Items, PyException> {
@@ -224,7 +289,9 @@ impl Items {
     /// code points (which Rust strings can hold, so not surrogates).
     fn from_bytes(code: Code, data: &[u8]) -> Result<Items, PyException> {
         if data.len() % code.size != 0 {
-            return Err(PyException::value_error("bytes length not a multiple of item size"));
+            return Err(PyException::value_error(
+                "bytes length not a multiple of item size",
+            ));
         }
         if code.is_char() {
             for b in data.chunks_exact(4) {
@@ -251,14 +318,20 @@ impl Items {
                 data.extend_from_slice(b);
             }
         }
-        Items { code: self.code, data }
+        Items {
+            code: self.code,
+            data,
+        }
     }
 
     /// `array.array(typecode, bytes)`, as CPython's `ForkingPickler` writes it.
     fn to_value(&self) -> Value {
         Value::Object(Box::new(Object::reduce(
             Value::global("array", "array"),
-            vec![Value::Str(self.code.tc.to_string()), Value::Bytes(self.data.clone())],
+            vec![
+                Value::Str(self.code.tc.to_string()),
+                Value::Bytes(self.data.clone()),
+            ],
         )))
     }
 
@@ -268,10 +341,16 @@ impl Items {
             return format!("array('{tc}')");
         }
         if self.code.is_char() {
-            let s: String = self.values().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+            let s: String = self
+                .values()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
             return format!("array('{tc}', {})", Value::Str(s).repr());
         }
-        format!("array('{tc}', {})", Value::List(self.values().collect()).repr())
+        format!(
+            "array('{tc}', {})",
+            Value::List(self.values().collect()).repr()
+        )
     }
 }
 
@@ -379,8 +458,9 @@ impl Array {
         match seq::subscript(key) {
             Some(Subscript::Index(Int::Fits(i))) => {
                 let mut items = seq::lock(&self.items);
-                let pos = seq::position(i, items.len())
-                    .ok_or_else(|| PyException::index_error("array assignment index out of range"))?;
+                let pos = seq::position(i, items.len()).ok_or_else(|| {
+                    PyException::index_error("array assignment index out of range")
+                })?;
                 let code = items.code;
                 let mut one = Vec::with_capacity(code.size);
                 code.encode(value, &mut one)?;
@@ -400,7 +480,9 @@ impl Array {
     /// (`array_ass_subscr`).
     fn set_slice(&self, parts: &[Value], value: &Value) -> Result<(), PyException> {
         let src = match value {
-            Value::Object(o) if o.global().is_some_and(|g| g.is("array", "array")) => parse_array_value(o)?,
+            Value::Object(o) if o.global().is_some_and(|g| g.is("array", "array")) => {
+                parse_array_value(o)?
+            }
             other => {
                 return Err(PyException::type_error(format!(
                     "can only assign array (not \"{}\") to array slice",
@@ -410,7 +492,9 @@ impl Array {
         };
         let mut items = seq::lock(&self.items);
         if src.code.tc != items.code.tc {
-            return Err(PyException::type_error("bad argument type for built-in operation"));
+            return Err(PyException::type_error(
+                "bad argument type for built-in operation",
+            ));
         }
         let s = seq::resolve_slice(parts, items.len())?;
         let size = items.code.size;
@@ -515,7 +599,10 @@ mod tests {
         );
         assert_eq!(
             raised(a, &store, "__setitem__", vec![I(1), Value::Float(1.5)]),
-            (TypeError, "'float' object cannot be interpreted as an integer".to_string())
+            (
+                TypeError,
+                "'float' object cannot be interpreted as an integer".to_string()
+            )
         );
         assert_eq!(
             raised(a, &store, "__getitem__", vec![I(3)]),
@@ -527,10 +614,15 @@ mod tests {
         );
         assert_eq!(a.repr(), "array('i', [10, 2, 3])");
         // m.Array('c', b'x') fails at create.
-        let e = make(&store, "c", Value::Bytes(b"x".to_vec())).err().unwrap();
+        let e = make(&store, "c", Value::Bytes(b"x".to_vec()))
+            .err()
+            .unwrap();
         assert_eq!(
             (e.kind, e.message()),
-            (ValueError, "bad typecode (must be b, B, u, h, H, i, I, l, L, q, Q, f or d)".to_string())
+            (
+                ValueError,
+                "bad typecode (must be b, B, u, h, H, i, I, l, L, q, Q, f or d)".to_string()
+            )
         );
     }
 
@@ -538,45 +630,174 @@ mod tests {
     fn item_checks_match_array_module() {
         // Messages of CPython 3.11's `array.array(tc, [v])`.
         let cases: &[(&str, Value, crate::pyexc::ExcKind, &str)] = &[
-            ("b", I(128), OverflowError, "signed char is greater than maximum"),
-            ("b", I(-129), OverflowError, "signed char is less than minimum"),
-            ("B", I(256), OverflowError, "unsigned byte integer is greater than maximum"),
-            ("B", I(-1), OverflowError, "unsigned byte integer is less than minimum"),
-            ("h", I(32768), OverflowError, "signed short integer is greater than maximum"),
-            ("H", I(-1), OverflowError, "unsigned short is less than minimum"),
-            ("i", I(1 << 31), OverflowError, "signed integer is greater than maximum"),
-            ("i", big("1180591620717411303424"), OverflowError, "Python int too large to convert to C long"),
-            ("I", I(1 << 32), OverflowError, "unsigned int is greater than maximum"),
-            ("I", I(-1), OverflowError, "can't convert negative value to unsigned int"),
-            ("I", big("1180591620717411303424"), OverflowError, "Python int too large to convert to C unsigned long"),
-            ("l", big("9223372036854775808"), OverflowError, "Python int too large to convert to C long"),
-            ("L", I(-1), OverflowError, "can't convert negative value to unsigned int"),
-            ("L", big("18446744073709551616"), OverflowError, "Python int too large to convert to C unsigned long"),
-            ("q", big("-9223372036854775809"), OverflowError, "int too big to convert"),
-            ("Q", I(-1), OverflowError, "can't convert negative int to unsigned"),
-            ("Q", big("18446744073709551616"), OverflowError, "int too big to convert"),
-            ("i", "a".into(), TypeError, "'str' object cannot be interpreted as an integer"),
-            ("b", N, TypeError, "'NoneType' object cannot be interpreted as an integer"),
+            (
+                "b",
+                I(128),
+                OverflowError,
+                "signed char is greater than maximum",
+            ),
+            (
+                "b",
+                I(-129),
+                OverflowError,
+                "signed char is less than minimum",
+            ),
+            (
+                "B",
+                I(256),
+                OverflowError,
+                "unsigned byte integer is greater than maximum",
+            ),
+            (
+                "B",
+                I(-1),
+                OverflowError,
+                "unsigned byte integer is less than minimum",
+            ),
+            (
+                "h",
+                I(32768),
+                OverflowError,
+                "signed short integer is greater than maximum",
+            ),
+            (
+                "H",
+                I(-1),
+                OverflowError,
+                "unsigned short is less than minimum",
+            ),
+            (
+                "i",
+                I(1 << 31),
+                OverflowError,
+                "signed integer is greater than maximum",
+            ),
+            (
+                "i",
+                big("1180591620717411303424"),
+                OverflowError,
+                "Python int too large to convert to C long",
+            ),
+            (
+                "I",
+                I(1 << 32),
+                OverflowError,
+                "unsigned int is greater than maximum",
+            ),
+            (
+                "I",
+                I(-1),
+                OverflowError,
+                "can't convert negative value to unsigned int",
+            ),
+            (
+                "I",
+                big("1180591620717411303424"),
+                OverflowError,
+                "Python int too large to convert to C unsigned long",
+            ),
+            (
+                "l",
+                big("9223372036854775808"),
+                OverflowError,
+                "Python int too large to convert to C long",
+            ),
+            (
+                "L",
+                I(-1),
+                OverflowError,
+                "can't convert negative value to unsigned int",
+            ),
+            (
+                "L",
+                big("18446744073709551616"),
+                OverflowError,
+                "Python int too large to convert to C unsigned long",
+            ),
+            (
+                "q",
+                big("-9223372036854775809"),
+                OverflowError,
+                "int too big to convert",
+            ),
+            (
+                "Q",
+                I(-1),
+                OverflowError,
+                "can't convert negative int to unsigned",
+            ),
+            (
+                "Q",
+                big("18446744073709551616"),
+                OverflowError,
+                "int too big to convert",
+            ),
+            (
+                "i",
+                "a".into(),
+                TypeError,
+                "'str' object cannot be interpreted as an integer",
+            ),
+            (
+                "b",
+                N,
+                TypeError,
+                "'NoneType' object cannot be interpreted as an integer",
+            ),
             ("d", "a".into(), TypeError, "must be real number, not str"),
-            ("d", Value::complex(1.0, 0.0), TypeError, "must be real number, not complex"),
-            ("f", big(&"1".repeat(400)), OverflowError, "int too large to convert to float"),
-            ("u", "ab".into(), TypeError, "array item must be unicode character"),
+            (
+                "d",
+                Value::complex(1.0, 0.0),
+                TypeError,
+                "must be real number, not complex",
+            ),
+            (
+                "f",
+                big(&"1".repeat(400)),
+                OverflowError,
+                "int too large to convert to float",
+            ),
+            (
+                "u",
+                "ab".into(),
+                TypeError,
+                "array item must be unicode character",
+            ),
             ("u", I(1), TypeError, "array item must be unicode character"),
         ];
         let store = Store::new(10);
         for (tc, v, kind, m) in cases {
-            let e = make(&store, tc, Value::List(vec![v.clone()])).err().unwrap();
-            assert_eq!((e.kind, e.message().as_str()), (*kind, *m), "array('{tc}', [{v:?}])");
+            let e = make(&store, tc, Value::List(vec![v.clone()]))
+                .err()
+                .unwrap();
+            assert_eq!(
+                (e.kind, e.message().as_str()),
+                (*kind, *m),
+                "array('{tc}', [{v:?}])"
+            );
         }
         // Accepted: bools as ints, the unsigned 64-bit range, floats that
         // overflow a C float become inf.
-        let a = make(&store, "Q", Value::List(vec![big("18446744073709551615"), Value::Bool(true)])).unwrap();
+        let a = make(
+            &store,
+            "Q",
+            Value::List(vec![big("18446744073709551615"), Value::Bool(true)]),
+        )
+        .unwrap();
         assert_eq!(a.repr(), "array('Q', [18446744073709551615, 1])");
-        let f = make(&store, "f", Value::List(vec![Value::Float(1e300), Value::Float(0.1)])).unwrap();
+        let f = make(
+            &store,
+            "f",
+            Value::List(vec![Value::Float(1e300), Value::Float(0.1)]),
+        )
+        .unwrap();
         assert_eq!(f.repr(), "array('f', [inf, 0.10000000149011612])");
         let b = make(&store, "b", ints(&[-128, 127])).unwrap();
         assert_eq!(b.get_value().unwrap(), array_value("b", &[0x80, 0x7f]));
-        assert_eq!(call(b.as_ref(), &store, "__getitem__", vec![I(0)]).unwrap(), I(-128));
+        assert_eq!(
+            call(b.as_ref(), &store, "__getitem__", vec![I(0)]).unwrap(),
+            I(-128)
+        );
     }
 
     #[test]
@@ -587,24 +808,45 @@ mod tests {
         assert_eq!(u.get_value().unwrap(), array_value("u", b"a\0\0\0b\0\0\0"));
         assert_eq!(make(&store, "d", ints(&[])).unwrap().repr(), "array('d')");
         let e = make(&store, "i", "ab".into()).err().unwrap();
-        assert_eq!(e.message(), "cannot use a str to initialize an array with typecode 'i'");
+        assert_eq!(
+            e.message(),
+            "cannot use a str to initialize an array with typecode 'i'"
+        );
         // Bytes are raw machine values (`frombytes`).
         let raw = make(&store, "i", Value::Bytes(b"abcd".to_vec())).unwrap();
         assert_eq!(raw.repr(), "array('i', [1684234849])");
-        let e = make(&store, "i", Value::Bytes(b"abc".to_vec())).err().unwrap();
+        let e = make(&store, "i", Value::Bytes(b"abc".to_vec()))
+            .err()
+            .unwrap();
         assert_eq!(e.message(), "bytes length not a multiple of item size");
         // Another array: converted item by item.
         let from_int = make(&store, "d", array_value("i", &[1, 0, 0, 0])).unwrap();
         assert_eq!(from_int.repr(), "array('d', [1.0])");
-        let e = make(&store, "i", array_value("u", b"a\0\0\0")).err().unwrap();
-        assert_eq!(e.message(), "cannot use a unicode array to initialize an array with typecode 'i'");
+        let e = make(&store, "i", array_value("u", b"a\0\0\0"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.message(),
+            "cannot use a unicode array to initialize an array with typecode 'i'"
+        );
         let e = make(&store, "i", I(5)).err().unwrap();
         assert_eq!(e.message(), "'int' object is not iterable");
-        let ctx = CallCtx { conn: 1, store: &store };
-        let e = create(&ctx, Args::new(vec![I(1), ints(&[])])).err().unwrap();
-        assert_eq!(e.message(), "array() argument 1 must be a unicode character, not int");
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
+        let e = create(&ctx, Args::new(vec![I(1), ints(&[])]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.message(),
+            "array() argument 1 must be a unicode character, not int"
+        );
         let range = seq::builtin_call("range", vec![I(0), I(3), I(1)]);
-        assert_eq!(make(&store, "h", range).unwrap().repr(), "array('h', [0, 1, 2])");
+        assert_eq!(
+            make(&store, "h", range).unwrap().repr(),
+            "array('h', [0, 1, 2])"
+        );
     }
 
     #[test]
@@ -612,36 +854,91 @@ mod tests {
         let store = Store::new(10);
         let a = make(&store, "i", ints(&[1, 2, 3])).unwrap();
         let a = a.as_ref();
-        let iv = |xs: &[i32]| array_value("i", &xs.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
-        assert_eq!(call(a, &store, "__getitem__", vec![slice(N, N, I(-1))]).unwrap(), iv(&[3, 2, 1]));
+        let iv = |xs: &[i32]| {
+            array_value(
+                "i",
+                &xs.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>(),
+            )
+        };
         assert_eq!(
-            raised(a, &store, "__setitem__", vec![slice(I(0), I(2), N), ints(&[1, 2])]),
-            (TypeError, "can only assign array (not \"list\") to array slice".to_string())
+            call(a, &store, "__getitem__", vec![slice(N, N, I(-1))]).unwrap(),
+            iv(&[3, 2, 1])
         );
         assert_eq!(
-            raised(a, &store, "__setitem__", vec![slice(I(0), I(2), N), array_value("d", &[0; 8])]),
-            (TypeError, "bad argument type for built-in operation".to_string())
+            raised(
+                a,
+                &store,
+                "__setitem__",
+                vec![slice(I(0), I(2), N), ints(&[1, 2])]
+            ),
+            (
+                TypeError,
+                "can only assign array (not \"list\") to array slice".to_string()
+            )
+        );
+        assert_eq!(
+            raised(
+                a,
+                &store,
+                "__setitem__",
+                vec![slice(I(0), I(2), N), array_value("d", &[0; 8])]
+            ),
+            (
+                TypeError,
+                "bad argument type for built-in operation".to_string()
+            )
         );
         // a[0:2] = array('i', [7]) shrinks the array.
-        call(a, &store, "__setitem__", vec![slice(I(0), I(2), N), iv(&[7])]).unwrap();
+        call(
+            a,
+            &store,
+            "__setitem__",
+            vec![slice(I(0), I(2), N), iv(&[7])],
+        )
+        .unwrap();
         assert_eq!(a.repr(), "array('i', [7, 3])");
         assert_eq!(
-            raised(a, &store, "__setitem__", vec![slice(N, N, I(2)), iv(&[7, 8])]),
-            (ValueError, "attempt to assign array of size 2 to extended slice of size 1".to_string())
+            raised(
+                a,
+                &store,
+                "__setitem__",
+                vec![slice(N, N, I(2)), iv(&[7, 8])]
+            ),
+            (
+                ValueError,
+                "attempt to assign array of size 2 to extended slice of size 1".to_string()
+            )
         );
-        call(a, &store, "__setitem__", vec![slice(N, N, I(-1)), iv(&[5, 6])]).unwrap();
+        call(
+            a,
+            &store,
+            "__setitem__",
+            vec![slice(N, N, I(-1)), iv(&[5, 6])],
+        )
+        .unwrap();
         assert_eq!(a.repr(), "array('i', [6, 5])");
         assert_eq!(
             raised(a, &store, "__setitem__", vec![I(2), I(0)]),
-            (IndexError, "array assignment index out of range".to_string())
+            (
+                IndexError,
+                "array assignment index out of range".to_string()
+            )
         );
         assert_eq!(
             raised(a, &store, "__getitem__", vec!["x".into()]),
             (TypeError, "array indices must be integers".to_string())
         );
         assert_eq!(
-            raised(a, &store, "__getitem__", vec![big("1180591620717411303424")]),
-            (IndexError, "cannot fit 'int' into an index-sized integer".to_string())
+            raised(
+                a,
+                &store,
+                "__getitem__",
+                vec![big("1180591620717411303424")]
+            ),
+            (
+                IndexError,
+                "cannot fit 'int' into an index-sized integer".to_string()
+            )
         );
         assert_eq!(
             raised(a, &store, "__getitem__", vec![slice(N, N, I(0))]),

@@ -323,3 +323,155 @@ impl SharedObject for Barrier {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::lock::wait::testing::*;
+    use crate::store::Store;
+
+    fn make(args: Vec<Value>) -> Result<Arc<dyn SharedObject>, PyException> {
+        let store = Store::new(16);
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
+        create(&ctx, Args::new(args))
+    }
+
+    fn attr(b: &Arc<dyn SharedObject>, name: &str) -> Value {
+        now(b.as_ref(), 9, "__getattribute__", vec![Value::str(name)]).unwrap()
+    }
+
+    fn broken_error(r: Outcome) {
+        match r {
+            Err(e) => assert_eq!(e.kind, ExcKind::BrokenBarrierError),
+            Ok(v) => panic!("expected BrokenBarrierError, got {v:?}"),
+        }
+    }
+
+    async fn n_waiting(b: &Arc<dyn SharedObject>, n: i64) {
+        until(|| attr(b, "n_waiting") == Value::Int(n)).await;
+    }
+
+    #[test]
+    fn construction_follows_cpython_where_it_can() {
+        let err = |args| make(args).map(|_| Value::None);
+        assert_exc(err(vec![Value::Int(0)]), ExcKind::ValueError, "parties must be > 0");
+        assert!(err(vec![]).unwrap_err().message().contains("'parties'"));
+        let action = err(vec![Value::Int(2), Value::global("builtins", "print")]);
+        assert_eq!(action.unwrap_err().kind, ExcKind::NotImplementedError);
+        let b = make(vec![Value::Int(3), Value::None, Value::None]).unwrap();
+        assert_eq!(attr(&b, "parties"), Value::Int(3));
+        assert_eq!(attr(&b, "broken"), f());
+        assert_exc(
+            now(b.as_ref(), 1, "__getattribute__", vec![Value::str("_cond")]),
+            ExcKind::AttributeError,
+            "'Barrier' object has no attribute '_cond'",
+        );
+        assert_exc(
+            now(b.as_ref(), 1, "__getattribute__", vec![]),
+            ExcKind::TypeError,
+            "expected 1 argument, got 0",
+        );
+        assert_exc(
+            now(b.as_ref(), 1, "__getattribute__", vec![Value::Int(1)]),
+            ExcKind::TypeError,
+            "attribute name must be string, not 'int'",
+        );
+        assert_eq!(b.repr(), "<threading.Barrier: waiters=0/3>");
+    }
+
+    #[tokio::test]
+    async fn three_parties_get_distinct_indices_twice() {
+        let b = make(vec![Value::Int(3)]).unwrap();
+        for _round in 0..2 {
+            let first = spawn(&b, 1, "wait", vec![Value::None]);
+            let second = spawn(&b, 2, "wait", vec![Value::None]);
+            n_waiting(&b, 2).await;
+            assert_eq!(b.repr(), "<threading.Barrier: waiters=2/3>");
+            let last = spawn(&b, 3, "wait", vec![]);
+            let mut got = vec![
+                joined(first).await.unwrap(),
+                joined(second).await.unwrap(),
+                joined(last).await.unwrap(),
+            ];
+            got.sort_by_key(|v| v.as_i64());
+            assert_eq!(got, vec![Value::Int(0), Value::Int(1), Value::Int(2)]);
+        }
+    }
+
+    #[tokio::test]
+    async fn abort_and_reset_break_the_waiters() {
+        let b = make(vec![Value::Int(3)]).unwrap();
+        let x = spawn(&b, 1, "wait", vec![Value::None]);
+        let y = spawn(&b, 2, "wait", vec![Value::None]);
+        n_waiting(&b, 2).await;
+        now(b.as_ref(), 3, "abort", vec![]).unwrap();
+        broken_error(joined(x).await);
+        broken_error(joined(y).await);
+        assert_eq!(attr(&b, "broken"), t());
+        assert_eq!(b.repr(), "<threading.Barrier: broken>");
+        broken_error(joined(spawn(&b, 1, "wait", vec![])).await);
+        now(b.as_ref(), 3, "reset", vec![]).unwrap();
+        assert_eq!(attr(&b, "broken"), f());
+        // Reset while parties wait: they break, then the barrier fills anew.
+        let x = spawn(&b, 1, "wait", vec![Value::None]);
+        n_waiting(&b, 1).await;
+        now(b.as_ref(), 3, "reset", vec![]).unwrap();
+        broken_error(joined(x).await);
+        let round: Vec<_> = (1..=3).map(|c| spawn(&b, c, "wait", vec![])).collect();
+        for h in round {
+            assert!(joined(h).await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timeout_breaks_the_barrier_for_everybody() {
+        let b = make(vec![Value::Int(3)]).unwrap();
+        let patient = spawn(&b, 1, "wait", vec![Value::None]);
+        n_waiting(&b, 1).await;
+        let started = std::time::Instant::now();
+        broken_error(joined(spawn(&b, 2, "wait", vec![Value::Float(0.05)])).await);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+        broken_error(joined(patient).await);
+        assert_eq!(attr(&b, "broken"), t());
+        // The constructor's timeout applies when `wait` gives none.
+        let b = make(vec![Value::Int(2), Value::None, Value::Float(0.05)]).unwrap();
+        broken_error(joined(spawn(&b, 1, "wait", vec![Value::None])).await);
+        // A bad timeout is only looked at by a party that must wait.
+        let b = make(vec![Value::Int(1), Value::None, Value::str("x")]).unwrap();
+        assert_eq!(joined(spawn(&b, 1, "wait", vec![])).await.unwrap(), Value::Int(0));
+        let b = make(vec![Value::Int(2)]).unwrap();
+        assert_exc(
+            joined(spawn(&b, 1, "wait", vec![Value::str("x")])).await,
+            ExcKind::TypeError,
+            "unsupported operand type(s) for +: 'float' and 'str'",
+        );
+        assert_eq!(attr(&b, "n_waiting"), Value::Int(0));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_party_withdraws_its_arrival() {
+        let b = make(vec![Value::Int(2)]).unwrap();
+        let store = Store::new(16);
+        let ctx = |conn| CallCtx {
+            conn,
+            store: &store,
+        };
+        let (c1, c2) = (ctx(1), ctx(2));
+        // Gone while filling: the count drops back.
+        let gone = pending(b.call(&c1, "wait", Args::default())).await;
+        assert_eq!(attr(&b, "n_waiting"), Value::Int(1));
+        drop(gone);
+        assert_eq!(attr(&b, "n_waiting"), Value::Int(0));
+        // Gone after being released but before leaving: the barrier must
+        // still finish draining, or the next round would hang.
+        let released = pending(b.call(&c1, "wait", Args::default())).await;
+        assert_eq!(finish(b.call(&c2, "wait", Args::default())).await.unwrap(), Value::Int(1));
+        drop(released);
+        let x = spawn(&b, 1, "wait", vec![]);
+        let y = spawn(&b, 2, "wait", vec![]);
+        assert!(joined(x).await.is_ok() && joined(y).await.is_ok());
+    }
+}

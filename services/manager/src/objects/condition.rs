@@ -167,6 +167,11 @@ impl Condition {
                 None => return Call::err(compare_error(">", t)),
             },
         };
+        if timeout.is_some_and(|secs| secs.is_nan() || secs <= 0.0) {
+            // CPython releases the lock, polls its fresh waiter lock (which
+            // nobody can have notified yet) and re-acquires: nothing to see.
+            return Call::value(Value::Bool(false));
+        }
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut w = guard(&self.waiters);
@@ -197,14 +202,10 @@ impl Condition {
         Call::wait(async move {
             let received = match timeout {
                 None => (&mut waiting.rx).await.is_ok(),
-                Some(secs) if secs > 0.0 => {
-                    matches!(
-                        tokio::time::timeout(duration(secs), &mut waiting.rx).await,
-                        Ok(Ok(()))
-                    )
-                }
-                // CPython polls its waiter lock without blocking.
-                Some(_) => waiting.rx.try_recv().is_ok(),
+                Some(secs) => matches!(
+                    tokio::time::timeout(duration(secs), &mut waiting.rx).await,
+                    Ok(Ok(()))
+                ),
             };
             // A notify racing with the timeout counts, as it was sent.
             let notified = received || !self.dequeue(id);

@@ -109,13 +109,20 @@ type Pairs = (Vec<(Value, Value)>, Option<PyException>);
 /// first bad element, which is returned beside them).
 fn pairs_of(ctx: &CallCtx<'_>, arg: &Value) -> Result<Pairs, PyException> {
     if let Value::Dict(d) = arg {
-        return Ok((d.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), None));
+        return Ok((
+            d.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            None,
+        ));
     }
     // A proxy of one of our dicts has `keys`, so CPython merges it as a
     // mapping rather than iterating it.
     if let Some(entry) = ctx.resolve_proxy(arg) {
         if let Some(other) = entry.obj.as_any().downcast_ref::<DictObject>() {
-            let pairs = other.map().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let pairs = other
+                .map()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             return Ok((pairs, None));
         }
     }
@@ -234,80 +241,105 @@ impl SharedObject for DictObject {
         let none = |r: Result<(), PyException>| r.map(|_| Value::None);
         // Views pickle as `builtins.list([...])` (spec 7.5, captured).
         let view = |items: Vec<Value>| seq::builtin_call("list", vec![Value::List(items)]);
-        let r = match method {
-            "__getitem__" => Conv::One("dict.__getitem__").one(args).and_then(|k| {
-                let v = self.map().get(&k)?.cloned();
-                v.ok_or_else(|| PyException::key_error(k))
-            }),
-            "__setitem__" => none(Conv::Slot("__setitem__", 2).two(args).and_then(|(k, v)| {
-                self.map().insert(k, v)?;
-                Ok(())
-            })),
-            "__delitem__" => none(Conv::Slot("__delitem__", 1).one(args).and_then(|k| {
-                match self.map().remove(&k)? {
-                    Some(_) => Ok(()),
-                    None => Err(PyException::key_error(k)),
+        let r =
+            match method {
+                "__getitem__" => Conv::One("dict.__getitem__").one(args).and_then(|k| {
+                    let v = self.map().get(&k)?.cloned();
+                    v.ok_or_else(|| PyException::key_error(k))
+                }),
+                "__setitem__" => none(Conv::Slot("__setitem__", 2).two(args).and_then(|(k, v)| {
+                    self.map().insert(k, v)?;
+                    Ok(())
+                })),
+                "__delitem__" => none(Conv::Slot("__delitem__", 1).one(args).and_then(|k| {
+                    match self.map().remove(&k)? {
+                        Some(_) => Ok(()),
+                        None => Err(PyException::key_error(k)),
+                    }
+                })),
+                "__contains__" => Conv::One("dict.__contains__")
+                    .one(args)
+                    .and_then(|k| Ok(Value::Bool(self.map().contains_key(&k)?))),
+                "__len__" => Conv::Slot("__len__", 0)
+                    .none(args)
+                    .map(|_| Value::Int(self.map().len() as i64)),
+                "__iter__" => {
+                    return Call::Done(Conv::Slot("__iter__", 0).none(args).map(|_| {
+                        Ret::Object(Arc::new(Iterator::over_dict_keys(self.map.clone())))
+                    }))
                 }
-            })),
-            "__contains__" => Conv::One("dict.__contains__")
-                .one(args)
-                .and_then(|k| Ok(Value::Bool(self.map().contains_key(&k)?))),
-            "__len__" => Conv::Slot("__len__", 0)
-                .none(args)
-                .map(|_| Value::Int(self.map().len() as i64)),
-            "__iter__" => {
-                return Call::Done(Conv::Slot("__iter__", 0).none(args).map(|_| {
-                    Ret::Object(Arc::new(Iterator::over_dict_keys(self.map.clone())))
-                }))
-            }
-            "__reversed__" => Conv::NoArgs("dict.__reversed__").none(args).map(|_| {
-                let mut keys = self.keys_list();
-                keys.reverse();
-                // A `dict_reversekeyiterator` pickles as `iter([...])`.
-                seq::builtin_call("iter", vec![Value::List(keys)])
-            }),
-            "keys" => Conv::NoArgs("dict.keys").none(args).map(|_| view(self.keys_list())),
-            "values" => Conv::NoArgs("dict.values")
-                .none(args)
-                .map(|_| view(self.map().values().cloned().collect())),
-            "items" => Conv::NoArgs("dict.items").none(args).map(|_| {
-                let items = self.map().iter().map(|(k, v)| Value::tuple([k.clone(), v.clone()])).collect();
-                view(items)
-            }),
-            "get" => Conv::Clinic("dict.get", "get", 1, 2).unpack(args).and_then(|a| self.get(a)),
-            "pop" => Conv::Clinic("dict.pop", "pop", 1, 2).unpack(args).and_then(|a| self.pop(a)),
-            "popitem" => Conv::NoArgs("dict.popitem").none(args).and_then(|_| {
-                let item = self.map().pop_last();
-                item.map(|(k, v)| Value::tuple([k, v]))
-                    .ok_or_else(|| PyException::key_error(Value::from("popitem(): dictionary is empty")))
-            }),
-            "setdefault" => Conv::Clinic("dict.setdefault", "setdefault", 1, 2)
-                .unpack(args)
-                .and_then(|a| self.setdefault(a)),
-            "update" => none(self.update(ctx, args)),
-            "copy" => Conv::NoArgs("dict.copy").none(args).map(|_| dict_value(&self.map())),
-            "clear" => none(Conv::NoArgs("dict.clear").none(args).map(|_| self.map().clear())),
-            "fromkeys" => Conv::Clinic("dict.fromkeys", "fromkeys", 1, 2)
-                .unpack(args)
-                .and_then(|a| self.fromkeys(ctx, a)),
-            "__or__" => Conv::Slot("__or__", 1).one(args).and_then(|o| self.or(&o, false)),
-            "__ror__" => Conv::Slot("__ror__", 1).one(args).and_then(|o| self.or(&o, true)),
-            // `d |= x` accepts anything `update` does (`dict_ior`) and
-            // answers the whole dict, which the client discards.
-            "__ior__" => Conv::Slot("__ior__", 1).one(args).and_then(|o| {
-                self.update(ctx, Args::new(vec![o]))?;
-                Ok(dict_value(&self.map()))
-            }),
-            other => Err(PyException::attribute_error(format!(
-                "'dict' object has no attribute '{other}'"
-            ))),
-        };
+                "__reversed__" => Conv::NoArgs("dict.__reversed__").none(args).map(|_| {
+                    let mut keys = self.keys_list();
+                    keys.reverse();
+                    // A `dict_reversekeyiterator` pickles as `iter([...])`.
+                    seq::builtin_call("iter", vec![Value::List(keys)])
+                }),
+                "keys" => Conv::NoArgs("dict.keys")
+                    .none(args)
+                    .map(|_| view(self.keys_list())),
+                "values" => Conv::NoArgs("dict.values")
+                    .none(args)
+                    .map(|_| view(self.map().values().cloned().collect())),
+                "items" => Conv::NoArgs("dict.items").none(args).map(|_| {
+                    let items = self
+                        .map()
+                        .iter()
+                        .map(|(k, v)| Value::tuple([k.clone(), v.clone()]))
+                        .collect();
+                    view(items)
+                }),
+                "get" => Conv::Clinic("dict.get", "get", 1, 2)
+                    .unpack(args)
+                    .and_then(|a| self.get(a)),
+                "pop" => Conv::Clinic("dict.pop", "pop", 1, 2)
+                    .unpack(args)
+                    .and_then(|a| self.pop(a)),
+                "popitem" => Conv::NoArgs("dict.popitem").none(args).and_then(|_| {
+                    let item = self.map().pop_last();
+                    item.map(|(k, v)| Value::tuple([k, v])).ok_or_else(|| {
+                        PyException::key_error(Value::from("popitem(): dictionary is empty"))
+                    })
+                }),
+                "setdefault" => Conv::Clinic("dict.setdefault", "setdefault", 1, 2)
+                    .unpack(args)
+                    .and_then(|a| self.setdefault(a)),
+                "update" => none(self.update(ctx, args)),
+                "copy" => Conv::NoArgs("dict.copy")
+                    .none(args)
+                    .map(|_| dict_value(&self.map())),
+                "clear" => none(
+                    Conv::NoArgs("dict.clear")
+                        .none(args)
+                        .map(|_| self.map().clear()),
+                ),
+                "fromkeys" => Conv::Clinic("dict.fromkeys", "fromkeys", 1, 2)
+                    .unpack(args)
+                    .and_then(|a| self.fromkeys(ctx, a)),
+                "__or__" => Conv::Slot("__or__", 1)
+                    .one(args)
+                    .and_then(|o| self.or(&o, false)),
+                "__ror__" => Conv::Slot("__ror__", 1)
+                    .one(args)
+                    .and_then(|o| self.or(&o, true)),
+                // `d |= x` accepts anything `update` does (`dict_ior`) and
+                // answers the whole dict, which the client discards.
+                "__ior__" => Conv::Slot("__ior__", 1).one(args).and_then(|o| {
+                    self.update(ctx, Args::new(vec![o]))?;
+                    Ok(dict_value(&self.map()))
+                }),
+                other => Err(PyException::attribute_error(format!(
+                    "'dict' object has no attribute '{other}'"
+                ))),
+            };
         r.into()
     }
 
     fn repr(&self) -> String {
         let map = self.map();
-        let parts: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", k.repr(), v.repr())).collect();
+        let parts: Vec<String> = map
+            .iter()
+            .map(|(k, v)| format!("{}: {}", k.repr(), v.repr()))
+            .collect();
         format!("{{{}}}", parts.join(", "))
     }
 
@@ -347,7 +379,9 @@ mod tests {
     }
 
     fn obj(pairs: &[(&str, i64)]) -> DictObject {
-        let Value::Dict(map) = d(pairs) else { unreachable!() };
+        let Value::Dict(map) = d(pairs) else {
+            unreachable!()
+        };
         DictObject::new(*map)
     }
 
@@ -358,7 +392,10 @@ mod tests {
     #[test]
     fn create_takes_a_mapping_pairs_and_keywords() {
         let store = Store::new(10);
-        let ctx = CallCtx { conn: 1, store: &store };
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
         let mk = |pos: Vec<Value>, kw: Vec<(&str, Value)>| {
             let args = Args {
                 pos,
@@ -370,16 +407,29 @@ mod tests {
         assert_eq!(mk(vec![], vec![("a", I(1))]).unwrap(), d(&[("a", 1)]));
         let pairs = Value::List(vec![Value::tuple(["x".into(), I(1)]), Value::from("yz")]);
         let got = mk(vec![pairs], vec![("a", I(2))]).unwrap();
-        let want = Dict::from_pairs([("x".into(), I(1)), ("y".into(), "z".into()), ("a".into(), I(2))]).unwrap();
+        let want = Dict::from_pairs([
+            ("x".into(), I(1)),
+            ("y".into(), "z".into()),
+            ("a".into(), I(2)),
+        ])
+        .unwrap();
         assert_eq!(got, Value::Dict(Box::new(want)));
-        assert_eq!(mk(vec![N, N], vec![]).unwrap_err().message(), "dict expected at most 1 argument, got 2");
-        assert_eq!(mk(vec![I(5)], vec![]).unwrap_err().message(), "'int' object is not iterable");
+        assert_eq!(
+            mk(vec![N, N], vec![]).unwrap_err().message(),
+            "dict expected at most 1 argument, got 2"
+        );
+        assert_eq!(
+            mk(vec![I(5)], vec![]).unwrap_err().message(),
+            "'int' object is not iterable"
+        );
         assert_eq!(
             mk(vec![ints(&[1])], vec![]).unwrap_err().message(),
             "cannot convert dictionary update sequence element #0 to a sequence"
         );
         assert_eq!(
-            mk(vec![Value::List(vec![Value::tuple([I(1)])])], vec![]).unwrap_err().message(),
+            mk(vec![Value::List(vec![Value::tuple([I(1)])])], vec![])
+                .unwrap_err()
+                .message(),
             "dictionary update sequence element #0 has length 1; 2 is required"
         );
     }
@@ -388,22 +438,37 @@ mod tests {
     fn item_access_and_key_errors() {
         let store = Store::new(10);
         let m = obj(&[("a", 1)]);
-        assert_eq!(call(&m, &store, "__getitem__", vec!["a".into()]).unwrap(), I(1));
+        assert_eq!(
+            call(&m, &store, "__getitem__", vec!["a".into()]).unwrap(),
+            I(1)
+        );
         // KeyError('missing') (captured).
         let e = call(&m, &store, "__getitem__", vec!["missing".into()]).unwrap_err();
-        assert_eq!((e.kind, e.args.clone()), (KeyError, vec![Value::from("missing")]));
+        assert_eq!(
+            (e.kind, e.args.clone()),
+            (KeyError, vec![Value::from("missing")])
+        );
         assert_eq!(
             raised(&m, &store, "__getitem__", vec![ints(&[1])]),
             msg(TypeError, "unhashable type: 'list'")
         );
         call(&m, &store, "__setitem__", vec![I(1), "one".into()]).unwrap();
         // 1.0 and True are the same key as 1.
-        assert_eq!(call(&m, &store, "__getitem__", vec![Value::Float(1.0)]).unwrap(), Value::from("one"));
-        assert_eq!(call(&m, &store, "__contains__", vec![Value::Bool(true)]).unwrap(), Value::Bool(true));
+        assert_eq!(
+            call(&m, &store, "__getitem__", vec![Value::Float(1.0)]).unwrap(),
+            Value::from("one")
+        );
+        assert_eq!(
+            call(&m, &store, "__contains__", vec![Value::Bool(true)]).unwrap(),
+            Value::Bool(true)
+        );
         call(&m, &store, "__delitem__", vec![I(1)]).unwrap();
         assert_eq!(raised(&m, &store, "__delitem__", vec![I(1)]).0, KeyError);
         assert_eq!(call(&m, &store, "__len__", vec![]).unwrap(), I(1));
-        assert_eq!(call(&m, &store, "get", vec!["missing".into(), I(0)]).unwrap(), I(0));
+        assert_eq!(
+            call(&m, &store, "get", vec!["missing".into(), I(0)]).unwrap(),
+            I(0)
+        );
         assert_eq!(call(&m, &store, "get", vec!["missing".into()]).unwrap(), N);
         assert_eq!(
             raised(&m, &store, "get", vec![]),
@@ -421,11 +486,20 @@ mod tests {
         let m = obj(&[("a", 1), ("b", 2)]);
         let list_of = |items: Vec<Value>| seq::builtin_call("list", vec![Value::List(items)]);
         // Shapes captured in dict_proxy.json: builtins.list([...]).
-        assert_eq!(call(&m, &store, "keys", vec![]).unwrap(), list_of(vec!["a".into(), "b".into()]));
-        assert_eq!(call(&m, &store, "values", vec![]).unwrap(), list_of(vec![I(1), I(2)]));
+        assert_eq!(
+            call(&m, &store, "keys", vec![]).unwrap(),
+            list_of(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            call(&m, &store, "values", vec![]).unwrap(),
+            list_of(vec![I(1), I(2)])
+        );
         assert_eq!(
             call(&m, &store, "items", vec![]).unwrap(),
-            list_of(vec![Value::tuple(["a".into(), I(1)]), Value::tuple(["b".into(), I(2)])])
+            list_of(vec![
+                Value::tuple(["a".into(), I(1)]),
+                Value::tuple(["b".into(), I(2)])
+            ])
         );
         assert_eq!(
             call(&m, &store, "__reversed__", vec![]).unwrap(),
@@ -445,7 +519,10 @@ mod tests {
             panic!("__iter__ must answer a new object (#PROXY)");
         };
         assert_eq!(it.type_name(), "dict_keyiterator");
-        assert_eq!(call(it.as_ref(), &store, "__next__", vec![]).unwrap(), Value::from("a"));
+        assert_eq!(
+            call(it.as_ref(), &store, "__next__", vec![]).unwrap(),
+            Value::from("a")
+        );
         call(&m, &store, "__setitem__", vec!["c".into(), I(3)]).unwrap();
         assert_eq!(
             raised(it.as_ref(), &store, "__next__", vec![]),
@@ -457,14 +534,36 @@ mod tests {
     fn mutators_follow_the_captured_session() {
         let store = Store::new(10);
         let m = obj(&[("a", 1), ("b", 2)]);
-        assert_eq!(call(&m, &store, "setdefault", vec!["c".into(), I(3)]).unwrap(), I(3));
-        assert_eq!(call(&m, &store, "setdefault", vec!["c".into(), I(9)]).unwrap(), I(3));
-        call_kw(&m, &store, "update", vec![d(&[("d", 4)])], vec![("e", I(5))]).unwrap();
+        assert_eq!(
+            call(&m, &store, "setdefault", vec!["c".into(), I(3)]).unwrap(),
+            I(3)
+        );
+        assert_eq!(
+            call(&m, &store, "setdefault", vec!["c".into(), I(9)]).unwrap(),
+            I(3)
+        );
+        call_kw(
+            &m,
+            &store,
+            "update",
+            vec![d(&[("d", 4)])],
+            vec![("e", I(5))],
+        )
+        .unwrap();
         assert_eq!(call(&m, &store, "pop", vec!["e".into()]).unwrap(), I(5));
-        assert_eq!(call(&m, &store, "pop", vec!["e".into(), I(0)]).unwrap(), I(0));
+        assert_eq!(
+            call(&m, &store, "pop", vec!["e".into(), I(0)]).unwrap(),
+            I(0)
+        );
         assert_eq!(raised(&m, &store, "pop", vec!["e".into()]).0, KeyError);
-        assert_eq!(call(&m, &store, "popitem", vec![]).unwrap(), Value::tuple(["d".into(), I(4)]));
-        assert_eq!(call(&m, &store, "copy", vec![]).unwrap(), d(&[("a", 1), ("b", 2), ("c", 3)]));
+        assert_eq!(
+            call(&m, &store, "popitem", vec![]).unwrap(),
+            Value::tuple(["d".into(), I(4)])
+        );
+        assert_eq!(
+            call(&m, &store, "copy", vec![]).unwrap(),
+            d(&[("a", 1), ("b", 2), ("c", 3)])
+        );
         assert_eq!(m.repr(), "{'a': 1, 'b': 2, 'c': 3}");
         call(&m, &store, "clear", vec![]).unwrap();
         assert_eq!(
@@ -478,26 +577,53 @@ mod tests {
         // CPython inserts the pairs read before a bad element.
         let bad = Value::List(vec![Value::tuple([I(1), I(2)]), I(5)]);
         assert_eq!(raised(&m, &store, "update", vec![bad]).0, TypeError);
-        assert_eq!(m.get_value().unwrap(), Value::Dict(Box::new(Dict::from_pairs([(I(1), I(2))]).unwrap())));
+        assert_eq!(
+            m.get_value().unwrap(),
+            Value::Dict(Box::new(Dict::from_pairs([(I(1), I(2))]).unwrap()))
+        );
     }
 
     #[test]
     fn operators_of_3_14() {
         let store = Store::new(10);
         let m = obj(&[("a", 1)]);
-        assert_eq!(call(&m, &store, "__or__", vec![d(&[("z", 1)])]).unwrap(), d(&[("a", 1), ("z", 1)]));
-        assert_eq!(call(&m, &store, "__ror__", vec![d(&[("z", 1), ("a", 2)])]).unwrap(), d(&[("z", 1), ("a", 1)]));
+        assert_eq!(
+            call(&m, &store, "__or__", vec![d(&[("z", 1)])]).unwrap(),
+            d(&[("a", 1), ("z", 1)])
+        );
+        assert_eq!(
+            call(&m, &store, "__ror__", vec![d(&[("z", 1), ("a", 2)])]).unwrap(),
+            d(&[("z", 1), ("a", 1)])
+        );
         // Not a dict: NotImplemented, so the client raises its own TypeError.
-        assert_eq!(call(&m, &store, "__or__", vec![ints(&[1])]).unwrap(), seq::not_implemented());
-        assert_eq!(m.get_value().unwrap(), d(&[("a", 1)]), "| leaves the dict alone");
+        assert_eq!(
+            call(&m, &store, "__or__", vec![ints(&[1])]).unwrap(),
+            seq::not_implemented()
+        );
+        assert_eq!(
+            m.get_value().unwrap(),
+            d(&[("a", 1)]),
+            "| leaves the dict alone"
+        );
         let pairs = Value::List(vec![Value::tuple(["b".into(), I(2)])]);
-        assert_eq!(call(&m, &store, "__ior__", vec![pairs]).unwrap(), d(&[("a", 1), ("b", 2)]));
+        assert_eq!(
+            call(&m, &store, "__ior__", vec![pairs]).unwrap(),
+            d(&[("a", 1), ("b", 2)])
+        );
         assert_eq!(
             raised(&m, &store, "__ior__", vec![ints(&[1])]),
-            msg(TypeError, "cannot convert dictionary update sequence element #0 to a sequence")
+            msg(
+                TypeError,
+                "cannot convert dictionary update sequence element #0 to a sequence"
+            )
         );
         let fresh = call(&m, &store, "fromkeys", vec![ints(&[1, 2]), I(0)]).unwrap();
-        assert_eq!(fresh, Value::Dict(Box::new(Dict::from_pairs([(I(1), I(0)), (I(2), I(0))]).unwrap())));
+        assert_eq!(
+            fresh,
+            Value::Dict(Box::new(
+                Dict::from_pairs([(I(1), I(0)), (I(2), I(0))]).unwrap()
+            ))
+        );
         assert_eq!(m.len_hint(), Some(2), "fromkeys leaves the dict alone");
         assert_eq!(
             raised(&m, &store, "fromkeys", vec![Value::List(vec![ints(&[1])])]),
@@ -528,14 +654,23 @@ mod tests {
             ],
         )));
         let m = obj(&[]);
-        call(&m, &store, "__setitem__", vec!["inner".into(), proxy.clone()]).unwrap();
+        call(
+            &m,
+            &store,
+            "__setitem__",
+            vec!["inner".into(), proxy.clone()],
+        )
+        .unwrap();
         let mut refs = Vec::new();
         m.refs(&mut refs);
         assert_eq!(refs, vec![other.id.clone()]);
         // `d.update(proxy)` merges the proxied dict as a mapping, even
         // when it is the dict itself.
         call(&m, &store, "update", vec![proxy.clone()]).unwrap();
-        assert_eq!(call(&m, &store, "__getitem__", vec!["k".into()]).unwrap(), I(1));
+        assert_eq!(
+            call(&m, &store, "__getitem__", vec!["k".into()]).unwrap(),
+            I(1)
+        );
         call(other.obj.as_ref(), &store, "update", vec![proxy]).unwrap();
         assert_eq!(other.obj.len_hint(), Some(1));
     }

@@ -92,14 +92,18 @@ impl Iterator {
                 let dict = seq::lock(&c.dict);
                 if c.used != Some(dict.len()) {
                     c.used = None;
-                    return Err(PyException::runtime_error("dictionary changed size during iteration"));
+                    return Err(PyException::runtime_error(
+                        "dictionary changed size during iteration",
+                    ));
                 }
                 match dict.get_index(c.pos) {
                     None => (None, true),
                     Some(_) if c.left == 0 => {
                         drop(dict);
                         *source = Source::Done;
-                        return Err(PyException::runtime_error("dictionary keys changed during iteration"));
+                        return Err(PyException::runtime_error(
+                            "dictionary keys changed during iteration",
+                        ));
                     }
                     Some((k, _)) => {
                         c.pos += 1;
@@ -158,7 +162,10 @@ impl SharedObject for Iterator {
 
     /// CPython pickles these iterators as `iter(list_of_remaining_items)`.
     fn get_value(&self) -> Result<Value, String> {
-        Ok(seq::builtin_call("iter", vec![Value::List(self.remaining()?)]))
+        Ok(seq::builtin_call(
+            "iter",
+            vec![Value::List(self.remaining()?)],
+        ))
     }
 
     fn refs(&self, out: &mut Vec<String>) {
@@ -199,13 +206,28 @@ mod tests {
             it.get_value().unwrap(),
             seq::builtin_call("iter", vec![Value::List(vec!["a".into(), "b".into()])])
         );
-        assert_eq!(call(&it, &store, "__next__", vec![]).unwrap(), Value::from("a"));
-        assert_eq!(call(&it, &store, "__next__", vec![]).unwrap(), Value::from("b"));
+        assert_eq!(
+            call(&it, &store, "__next__", vec![]).unwrap(),
+            Value::from("a")
+        );
+        assert_eq!(
+            call(&it, &store, "__next__", vec![]).unwrap(),
+            Value::from("b")
+        );
         let e = call(&it, &store, "__next__", vec![]).unwrap_err();
         assert_eq!(e.kind, ExcKind::StopIteration);
-        assert!(e.args.is_empty(), "StopIteration() has no arguments (captured)");
-        assert_eq!(call(&it, &store, "__next__", vec![]).unwrap_err().kind, ExcKind::StopIteration);
-        assert_eq!(raised(&it, &store, "__next__", vec![Value::None]).1, "expected 0 arguments, got 1");
+        assert!(
+            e.args.is_empty(),
+            "StopIteration() has no arguments (captured)"
+        );
+        assert_eq!(
+            call(&it, &store, "__next__", vec![]).unwrap_err().kind,
+            ExcKind::StopIteration
+        );
+        assert_eq!(
+            raised(&it, &store, "__next__", vec![Value::None]).1,
+            "expected 0 arguments, got 1"
+        );
     }
 
     #[test]
@@ -213,9 +235,15 @@ mod tests {
         let store = Store::new(10);
         let d = dict(&["a", "b"]);
         let it = Iterator::over_dict_keys(d.clone());
-        assert_eq!(call(&it, &store, "__next__", vec![]).unwrap(), Value::from("a"));
+        assert_eq!(
+            call(&it, &store, "__next__", vec![]).unwrap(),
+            Value::from("a")
+        );
         seq::lock(&d).insert("c".into(), Value::None).unwrap();
-        let err = (ExcKind::RuntimeError, "dictionary changed size during iteration".to_string());
+        let err = (
+            ExcKind::RuntimeError,
+            "dictionary changed size during iteration".to_string(),
+        );
         assert_eq!(raised(&it, &store, "__next__", vec![]), err);
         // Back to the old size: CPython still fails (di_used = -1).
         seq::lock(&d).remove(&"c".into()).unwrap();
@@ -232,8 +260,14 @@ mod tests {
         let it = Iterator::over_dict_keys(d.clone());
         seq::lock(&d).remove(&"a".into()).unwrap();
         seq::lock(&d).insert("x".into(), Value::None).unwrap();
-        assert_eq!(call(&it, &store, "__next__", vec![]).unwrap(), Value::from("x"));
-        assert_eq!(call(&it, &store, "__next__", vec![]).unwrap_err().kind, ExcKind::StopIteration);
+        assert_eq!(
+            call(&it, &store, "__next__", vec![]).unwrap(),
+            Value::from("x")
+        );
+        assert_eq!(
+            call(&it, &store, "__next__", vec![]).unwrap_err().kind,
+            ExcKind::StopIteration
+        );
     }
 
     #[test]
@@ -243,11 +277,20 @@ mod tests {
         for m in ["send", "throw", "close"] {
             assert_eq!(
                 raised(&it, &store, m, vec![]),
-                (ExcKind::AttributeError, format!("'dict_keyiterator' object has no attribute '{m}'"))
+                (
+                    ExcKind::AttributeError,
+                    format!("'dict_keyiterator' object has no attribute '{m}'")
+                )
             );
         }
         let values = Iterator::over_values(vec![Value::Int(1)]);
-        assert_eq!(call(&values, &store, "__next__", vec![]).unwrap(), Value::Int(1));
-        assert_eq!(call(&values, &store, "__next__", vec![]).unwrap_err().kind, ExcKind::StopIteration);
+        assert_eq!(
+            call(&values, &store, "__next__", vec![]).unwrap(),
+            Value::Int(1)
+        );
+        assert_eq!(
+            call(&values, &store, "__next__", vec![]).unwrap_err().kind,
+            ExcKind::StopIteration
+        );
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::args::Args;
 use crate::objects::{Call, CallCtx, SharedObject};
-use crate::pyexc::{ExcKind, PyException};
+use crate::pyexc::PyException;
 use crate::store::ConnId;
 use mpcluster_wire::Value;
 use std::any::Any;
@@ -342,6 +342,7 @@ impl SharedObject for LockObject {
 #[cfg(test)]
 mod tests {
     use super::wait::testing::*;
+    use crate::pyexc::ExcKind;
     use super::*;
     use crate::store::Store;
     use std::time::Duration;

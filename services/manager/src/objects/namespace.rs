@@ -42,7 +42,10 @@ pub fn create(_ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, P
 /// The attribute name argument (`getattr(ns, 5)` fails the same way).
 fn name_of(v: &Value) -> Result<&str, PyException> {
     v.as_str().ok_or_else(|| {
-        PyException::type_error(format!("attribute name must be string, not '{}'", v.type_name()))
+        PyException::type_error(format!(
+            "attribute name must be string, not '{}'",
+            v.type_name()
+        ))
     })
 }
 
@@ -162,17 +165,25 @@ mod tests {
         // ns = m.Namespace(x=1); ns.x; ns.y = [1, 2]; del ns.x; ns.x
         let n = ns(&store, vec![("x", Value::Int(1))]);
         let n = n.as_ref();
-        assert_eq!(call(n, &store, "__getattribute__", vec!["x".into()]).unwrap(), Value::Int(1));
+        assert_eq!(
+            call(n, &store, "__getattribute__", vec!["x".into()]).unwrap(),
+            Value::Int(1)
+        );
         let y = Value::List(vec![Value::Int(1), Value::Int(2)]);
         call(n, &store, "__setattr__", vec!["y".into(), y.clone()]).unwrap();
         call(n, &store, "__delattr__", vec!["x".into()]).unwrap();
         assert_eq!(
             raised(n, &store, "__getattribute__", vec!["x".into()]),
-            (AttributeError, "'Namespace' object has no attribute 'x'".to_string())
+            (
+                AttributeError,
+                "'Namespace' object has no attribute 'x'".to_string()
+            )
         );
         assert_eq!(n.repr(), "Namespace(y=[1, 2])");
         let v = n.get_value().unwrap();
-        let o = v.as_object_of("multiprocessing.managers", "Namespace").unwrap();
+        let o = v
+            .as_object_of("multiprocessing.managers", "Namespace")
+            .unwrap();
         assert!(o.args().is_empty());
         let want = Dict::from_pairs([(Value::from("y"), y)]).unwrap();
         assert_eq!(o.state, Some(Value::Dict(Box::new(want))));
@@ -184,17 +195,35 @@ mod tests {
         let n = ns(&store, vec![]);
         let n = n.as_ref();
         for name in ["__dict__", "__class__", "__init__"] {
-            assert_eq!(raised(n, &store, "__getattribute__", vec![name.into()]).0, AttributeError);
+            assert_eq!(
+                raised(n, &store, "__getattribute__", vec![name.into()]).0,
+                AttributeError
+            );
         }
-        call(n, &store, "__setattr__", vec!["_private".into(), Value::Int(1)]).unwrap();
-        assert_eq!(call(n, &store, "__getattribute__", vec!["_private".into()]).unwrap(), Value::Int(1));
+        call(
+            n,
+            &store,
+            "__setattr__",
+            vec!["_private".into(), Value::Int(1)],
+        )
+        .unwrap();
+        assert_eq!(
+            call(n, &store, "__getattribute__", vec!["_private".into()]).unwrap(),
+            Value::Int(1)
+        );
         assert_eq!(
             raised(n, &store, "__delattr__", vec!["zz".into()]),
-            (AttributeError, "'Namespace' object has no attribute 'zz'".to_string())
+            (
+                AttributeError,
+                "'Namespace' object has no attribute 'zz'".to_string()
+            )
         );
         assert_eq!(
             raised(n, &store, "__getattribute__", vec![Value::Int(5)]),
-            (TypeError, "attribute name must be string, not 'int'".to_string())
+            (
+                TypeError,
+                "attribute name must be string, not 'int'".to_string()
+            )
         );
         assert_eq!(
             raised(n, &store, "__setattr__", vec!["a".into()]),
@@ -209,7 +238,12 @@ mod tests {
         // "Namespace(a1=2, a=1, c='x')".
         let n = ns(
             &store,
-            vec![("a", Value::Int(1)), ("a1", Value::Int(2)), ("_b", Value::Int(3)), ("c", "x".into())],
+            vec![
+                ("a", Value::Int(1)),
+                ("a1", Value::Int(2)),
+                ("_b", Value::Int(3)),
+                ("c", "x".into()),
+            ],
         );
         assert_eq!(n.repr(), "Namespace(a1=2, a=1, c='x')");
     }
@@ -217,8 +251,14 @@ mod tests {
     #[test]
     fn positional_arguments_are_refused() {
         let store = Store::new(10);
-        let ctx = CallCtx { conn: 1, store: &store };
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
         let e = create(&ctx, Args::new(vec![Value::Int(1)])).err().unwrap();
-        assert_eq!(e.message(), "Namespace.__init__() takes 1 positional argument but 2 were given");
+        assert_eq!(
+            e.message(),
+            "Namespace.__init__() takes 1 positional argument but 2 were given"
+        );
     }
 }

@@ -335,3 +335,249 @@ impl SharedObject for Queue {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::objects::lock::wait::testing::*;
+    use mpcluster_wire::Object;
+
+    fn make(args: Vec<Value>) -> Arc<dyn SharedObject> {
+        let store = Store::new(16);
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
+        create(&ctx, Args::new(args)).unwrap()
+    }
+
+    fn int(i: i64) -> Value {
+        Value::Int(i)
+    }
+
+    fn bare(r: Outcome, kind: ExcKind) {
+        match r {
+            Err(e) => {
+                assert_eq!(e.kind, kind);
+                assert!(e.args.is_empty(), "{kind:?} carries no arguments");
+            }
+            Ok(v) => panic!("expected {kind:?}, got {v:?}"),
+        }
+    }
+
+    #[test]
+    fn fifo_sizes_and_nowait_errors() {
+        let q = make(vec![int(2)]);
+        let q = q.as_ref();
+        assert_eq!(now(q, 1, "empty", vec![]).unwrap(), t());
+        bare(now(q, 1, "get_nowait", vec![]), ExcKind::QueueEmpty);
+        bare(now(q, 1, "get", vec![f()]), ExcKind::QueueEmpty);
+        now(q, 1, "put", vec![int(1)]).unwrap();
+        now(q, 1, "put_nowait", vec![int(2)]).unwrap();
+        assert_eq!(now(q, 1, "full", vec![]).unwrap(), t());
+        assert_eq!(now(q, 1, "qsize", vec![]).unwrap(), int(2));
+        assert_eq!(q.len_hint(), Some(2));
+        bare(now(q, 1, "put", vec![int(3), f()]), ExcKind::QueueFull);
+        bare(now(q, 1, "put_nowait", vec![int(3)]), ExcKind::QueueFull);
+        assert_eq!(now(q, 2, "get", vec![]).unwrap(), int(1));
+        assert_eq!(now(q, 2, "get_nowait", vec![]).unwrap(), int(2));
+        assert_eq!(q.repr(), "<queue.Queue object>");
+        assert_eq!(q.get_value().unwrap_err(), "cannot pickle '_thread.lock' object");
+        assert_exc(
+            now(q, 1, "put", vec![]),
+            ExcKind::TypeError,
+            "Queue.put() missing 1 required positional argument: 'item'",
+        );
+        // A fractional bound rounds up, as `qsize() >= 1.5` does.
+        let q = make(vec![Value::Float(1.5)]);
+        now(q.as_ref(), 1, "put", vec![int(1)]).unwrap();
+        assert_eq!(now(q.as_ref(), 1, "full", vec![]).unwrap(), f());
+    }
+
+    #[test]
+    fn timeout_rules_of_the_spec() {
+        let unbounded = make(vec![]);
+        let q = unbounded.as_ref();
+        // An unbounded put ignores its timeout entirely.
+        now(q, 1, "put", vec![int(1), t(), int(-1)]).unwrap();
+        now_args(q, 1, "put", kw(vec![int(2)], &[("timeout", Value::str("x"))])).unwrap();
+        // `get` checks it even when an item is there...
+        assert_exc(
+            now(q, 1, "get", vec![t(), int(-1)]),
+            ExcKind::ValueError,
+            "'timeout' must be a non-negative number",
+        );
+        assert_exc(
+            now_args(q, 1, "get", kw(vec![], &[("timeout", Value::str("x"))])),
+            ExcKind::TypeError,
+            "'<' not supported between instances of 'str' and 'int'",
+        );
+        // ...but not when not blocking.
+        assert_eq!(now(q, 1, "get", vec![f(), int(-1)]).unwrap(), int(1));
+        let bounded = make(vec![int(5)]);
+        assert_exc(
+            now(bounded.as_ref(), 1, "put", vec![int(1), t(), Value::Float(-0.5)]),
+            ExcKind::ValueError,
+            "'timeout' must be a non-negative number",
+        );
+        now(bounded.as_ref(), 1, "put", vec![int(1), f(), int(-1)]).unwrap();
+        assert_exc(
+            make_err(vec![Value::str("x")]),
+            ExcKind::TypeError,
+            "'>' not supported between instances of 'str' and 'int'",
+        );
+    }
+
+    fn make_err(args: Vec<Value>) -> Outcome {
+        let store = Store::new(16);
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
+        create(&ctx, Args::new(args)).map(|_| Value::None)
+    }
+
+    #[tokio::test]
+    async fn blocking_calls_time_out() {
+        let q = make(vec![int(1)]);
+        let started = std::time::Instant::now();
+        let got = spawn(&q, 1, "get", vec![t(), Value::Float(0.05)]);
+        bare(joined(got).await, ExcKind::QueueEmpty);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+        now(q.as_ref(), 1, "put", vec![int(1)]).unwrap();
+        let started = std::time::Instant::now();
+        let put = spawn(&q, 2, "put", vec![int(2), t(), Value::Float(0.05)]);
+        bare(joined(put).await, ExcKind::QueueFull);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+        assert_eq!(now(q.as_ref(), 1, "qsize", vec![]).unwrap(), int(1));
+    }
+
+    #[tokio::test]
+    async fn waiting_getters_and_putters_are_served_in_order() {
+        let q = make(vec![int(1)]);
+        let store = Store::new(16);
+        let ctx = |conn| CallCtx {
+            conn,
+            store: &store,
+        };
+        let (c1, c2, c3) = (ctx(1), ctx(2), ctx(3));
+        let first = pending(q.call(&c1, "get", Args::default())).await;
+        let second = pending(q.call(&c2, "get", Args::new(vec![t(), Value::Float(30.0)]))).await;
+        now(q.as_ref(), 3, "put", vec![Value::str("a")]).unwrap();
+        now(q.as_ref(), 3, "put", vec![Value::str("b")]).unwrap();
+        assert_eq!(finish(Call::Wait(first)).await.unwrap(), Value::str("a"));
+        assert_eq!(finish(Call::Wait(second)).await.unwrap(), Value::str("b"));
+        // A full bounded queue makes putters wait for room.
+        now(q.as_ref(), 3, "put", vec![int(1)]).unwrap();
+        let putter = pending(q.call(&c3, "put", Args::new(vec![int(2)]))).await;
+        assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(1));
+        finish(Call::Wait(putter)).await.unwrap();
+        assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(2));
+    }
+
+    #[tokio::test]
+    async fn cancelled_calls_lose_no_item() {
+        let q = make(vec![int(1)]);
+        let store = Store::new(16);
+        let ctx = |conn| CallCtx {
+            conn,
+            store: &store,
+        };
+        let (c1, c2, c3) = (ctx(1), ctx(2), ctx(3));
+        let idle = pending(q.call(&c3, "get", Args::default())).await;
+        drop(idle);
+        let woken = pending(q.call(&c1, "get", Args::default())).await;
+        let next = pending(q.call(&c2, "get", Args::default())).await;
+        now(q.as_ref(), 3, "put", vec![Value::str("only")]).unwrap();
+        // Woken for the item, then gone: the item goes to the next getter.
+        drop(woken);
+        assert_eq!(finish(Call::Wait(next)).await.unwrap(), Value::str("only"));
+        // A cancelled putter adds nothing.
+        now(q.as_ref(), 3, "put", vec![int(1)]).unwrap();
+        let putter = pending(q.call(&c3, "put", Args::new(vec![int(2)]))).await;
+        drop(putter);
+        assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(1));
+        bare(now(q.as_ref(), 1, "get_nowait", vec![]), ExcKind::QueueEmpty);
+    }
+
+    #[tokio::test]
+    async fn task_done_and_join() {
+        let q = make(vec![]);
+        let store = Store::new(16);
+        let c1 = CallCtx {
+            conn: 1,
+            store: &store,
+        };
+        assert_eq!(finish(q.call(&c1, "join", Args::default())).await.unwrap(), Value::None);
+        now(q.as_ref(), 2, "put", vec![int(1)]).unwrap();
+        now(q.as_ref(), 2, "put", vec![int(2)]).unwrap();
+        let mut join = pending(q.call(&c1, "join", Args::default())).await;
+        now(q.as_ref(), 2, "get", vec![]).unwrap();
+        now(q.as_ref(), 2, "task_done", vec![]).unwrap();
+        let still = tokio::time::timeout(std::time::Duration::from_millis(20), &mut join).await;
+        assert!(still.is_err(), "join returned with a task unfinished");
+        now(q.as_ref(), 2, "task_done", vec![]).unwrap();
+        assert_eq!(finish(Call::Wait(join)).await.unwrap(), Value::None);
+        assert_exc(
+            now(q.as_ref(), 2, "task_done", vec![]),
+            ExcKind::ValueError,
+            "task_done() called too many times",
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_wakes_everybody() {
+        let q = make(vec![int(1)]);
+        let getter = make(vec![]);
+        let store = Store::new(16);
+        let ctx = |conn| CallCtx {
+            conn,
+            store: &store,
+        };
+        let (c1, c2) = (ctx(1), ctx(2));
+        let waiting_get = pending(getter.call(&c1, "get", Args::default())).await;
+        now(q.as_ref(), 3, "put", vec![int(1)]).unwrap();
+        let waiting_put = pending(q.call(&c2, "put", Args::new(vec![int(2)]))).await;
+        now(q.as_ref(), 3, "shutdown", vec![]).unwrap();
+        now(getter.as_ref(), 3, "shutdown", vec![]).unwrap();
+        bare(finish(Call::Wait(waiting_get)).await, ExcKind::QueueShutDown);
+        bare(finish(Call::Wait(waiting_put)).await, ExcKind::QueueShutDown);
+        bare(now(q.as_ref(), 3, "put_nowait", vec![int(3)]), ExcKind::QueueShutDown);
+        // Not immediate: what is queued can still be taken.
+        assert_eq!(now(q.as_ref(), 3, "get", vec![]).unwrap(), int(1));
+        bare(now(q.as_ref(), 3, "get", vec![]), ExcKind::QueueShutDown);
+
+        let q = make(vec![]);
+        now(q.as_ref(), 3, "put", vec![int(1)]).unwrap();
+        now(q.as_ref(), 3, "put", vec![int(2)]).unwrap();
+        let join = pending(q.call(&c1, "join", Args::default())).await;
+        now_args(q.as_ref(), 3, "shutdown", kw(vec![], &[("immediate", t())])).unwrap();
+        assert_eq!(finish(Call::Wait(join)).await.unwrap(), Value::None);
+        assert_eq!(now(q.as_ref(), 3, "qsize", vec![]).unwrap(), int(0));
+        bare(now(q.as_ref(), 3, "get", vec![]), ExcKind::QueueShutDown);
+    }
+
+    #[test]
+    fn queued_proxies_are_references() {
+        let q = make(vec![]);
+        let token = crate::proxyref::token("list", &("127.0.0.1".into(), 1), "abc");
+        let proxy = Value::Object(Box::new(Object::reduce(
+            Value::global("multiprocessing.managers", "RebuildProxy"),
+            vec![
+                Value::global("multiprocessing.managers", "ListProxy"),
+                token,
+                Value::str("pickle"),
+                Value::Dict(Box::default()),
+            ],
+        )));
+        now(q.as_ref(), 1, "put", vec![Value::tuple([int(1), proxy])]).unwrap();
+        let mut refs = Vec::new();
+        q.refs(&mut refs);
+        assert_eq!(refs, vec!["abc".to_string()]);
+        now(q.as_ref(), 1, "get", vec![]).unwrap();
+        refs.clear();
+        q.refs(&mut refs);
+        assert!(refs.is_empty());
+    }
+}

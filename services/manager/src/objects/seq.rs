@@ -50,14 +50,17 @@ impl Conv {
     /// positional ones.
     pub fn unpack(self, args: Args) -> Result<Vec<Value>, PyException> {
         let n = args.pos.len();
-        let no_kw = |name: &str| PyException::type_error(format!("{name}() takes no keyword arguments"));
+        let no_kw =
+            |name: &str| PyException::type_error(format!("{name}() takes no keyword arguments"));
         match self {
             Conv::NoArgs(q) => {
                 if !args.kw.is_empty() {
                     return Err(no_kw(q));
                 }
                 if n != 0 {
-                    return Err(PyException::type_error(format!("{q}() takes no arguments ({n} given)")));
+                    return Err(PyException::type_error(format!(
+                        "{q}() takes no arguments ({n} given)"
+                    )));
                 }
             }
             Conv::One(q) => {
@@ -241,7 +244,7 @@ pub fn check_size(n: usize) -> Result<(), PyException> {
 
 /// `len * count` items, refused beyond [`MAX_ITEMS`] before allocating.
 pub fn repeated_len(len: usize, count: usize) -> Result<usize, PyException> {
-    let total = len.checked_mul(count).unwrap_or(usize::MAX);
+    let total = len.saturating_mul(count);
     check_size(total)?;
     Ok(total)
 }
@@ -293,7 +296,9 @@ pub fn resolve_slice(parts: &[Value], len: usize) -> Result<Slice, PyException> 
         match parts.get(i) {
             None | Some(Value::None) => Ok(None),
             Some(v) => int_of(v).map(|n| Some(n.saturate())).ok_or_else(|| {
-                PyException::type_error("slice indices must be integers or None or have an __index__ method")
+                PyException::type_error(
+                    "slice indices must be integers or None or have an __index__ method",
+                )
             }),
         }
     };
@@ -376,7 +381,10 @@ pub fn not_implemented() -> Value {
 /// `builtins.<name>(*args)` as a reduce value (`builtins.list([...])`,
 /// `builtins.iter([...])`), how CPython pickles views and iterators.
 pub fn builtin_call(name: &str, args: Vec<Value>) -> Value {
-    Value::Object(Box::new(Object::reduce(Value::global("builtins", name), args)))
+    Value::Object(Box::new(Object::reduce(
+        Value::global("builtins", name),
+        args,
+    )))
 }
 
 /// The items of an iterable argument, as `list(v)` would produce them:
@@ -432,16 +440,26 @@ fn iterate_object(o: &Object) -> Result<Option<Vec<Value>>, PyException> {
         ("builtins", "range", [start, stop, step]) => range_items(start, stop, step).map(Some),
         // `reversed(seq)` with its index (`BUILD`): items `index..=0`.
         ("builtins", "reversed", [seq]) => {
-            let Some(items) = iterate_plain(seq)? else { return Ok(None) };
+            let Some(items) = iterate_plain(seq)? else {
+                return Ok(None);
+            };
             let last = items.len() as i64 - 1;
-            let index = o.state.as_ref().and_then(int_of).map_or(last, Int::saturate);
+            let index = o
+                .state
+                .as_ref()
+                .and_then(int_of)
+                .map_or(last, Int::saturate);
             let upto = index.clamp(-1, last);
-            Ok(Some(items.into_iter().take((upto + 1) as usize).rev().collect()))
+            Ok(Some(
+                items.into_iter().take((upto + 1) as usize).rev().collect(),
+            ))
         }
         // `iter(seq)` with its position (`BUILD`), as list and tuple
         // iterators pickle.
         ("builtins", "iter", [seq]) => {
-            let Some(items) = iterate_plain(seq)? else { return Ok(None) };
+            let Some(items) = iterate_plain(seq)? else {
+                return Ok(None);
+            };
             let pos = o.state.as_ref().and_then(int_of).map_or(0, Int::saturate);
             let skip = usize::try_from(pos).unwrap_or(0);
             Ok(Some(items.into_iter().skip(skip).collect()))
@@ -467,7 +485,11 @@ fn range_items(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, 
         return Err(PyException::value_error("range() arg 3 must not be zero"));
     }
     // Length as CPython's `compute_range_length`.
-    let span = if step.is_positive() { &stop - &start } else { &start - &stop };
+    let span = if step.is_positive() {
+        &stop - &start
+    } else {
+        &start - &stop
+    };
     let len = if span.is_positive() {
         (span - 1) / step.abs() + 1
     } else {
@@ -514,7 +536,12 @@ pub(crate) mod testing {
     }
 
     /// Calls a method that returns a value.
-    pub fn call(obj: &dyn SharedObject, store: &Store, method: &str, pos: Vec<Value>) -> Result<Value, PyException> {
+    pub fn call(
+        obj: &dyn SharedObject,
+        store: &Store,
+        method: &str,
+        pos: Vec<Value>,
+    ) -> Result<Value, PyException> {
         match call_kw(obj, store, method, pos, vec![])? {
             Ret::Value(v) => Ok(v),
             Ret::Object(_) => panic!("{method} returned an object"),
@@ -522,7 +549,12 @@ pub(crate) mod testing {
     }
 
     /// The exception a call raised, as `(kind, message)`.
-    pub fn raised(obj: &dyn SharedObject, store: &Store, method: &str, pos: Vec<Value>) -> (ExcKind, String) {
+    pub fn raised(
+        obj: &dyn SharedObject,
+        store: &Store,
+        method: &str,
+        pos: Vec<Value>,
+    ) -> (ExcKind, String) {
         let e = call(obj, store, method, pos).expect_err("the call should fail");
         (e.kind, e.message())
     }
@@ -567,7 +599,10 @@ mod tests {
         assert_eq!(picks(&slice(N, N, I(i64::MIN)), 5), vec![4]);
         assert_eq!(picks(&slice(N, N, N), 0), Vec::<usize>::new());
         let e = resolve_slice(&slice(N, N, I(0)), 5).unwrap_err();
-        assert_eq!((e.kind, e.message().as_str()), (ExcKind::ValueError, "slice step cannot be zero"));
+        assert_eq!(
+            (e.kind, e.message().as_str()),
+            (ExcKind::ValueError, "slice step cannot be zero")
+        );
         let e = resolve_slice(&slice(Value::from("a"), N, N), 5).unwrap_err();
         assert_eq!(
             e.message(),
@@ -588,33 +623,76 @@ mod tests {
             repeat_count(&Value::from("a")).unwrap_err().message(),
             "'str' object cannot be interpreted as an integer"
         );
-        assert_eq!(repeated_len(10, 1 << 40).unwrap_err().kind, ExcKind::MemoryError);
-        assert_eq!(repeated_len(usize::MAX, 2).unwrap_err().kind, ExcKind::MemoryError);
+        assert_eq!(
+            repeated_len(10, 1 << 40).unwrap_err().kind,
+            ExcKind::MemoryError
+        );
+        assert_eq!(
+            repeated_len(usize::MAX, 2).unwrap_err().kind,
+            ExcKind::MemoryError
+        );
     }
 
     #[test]
     fn conventions_give_cpython_messages() {
-        let msg = |c: Conv, n: usize| c.unpack(Args::new(vec![Value::None; n])).unwrap_err().message();
-        assert_eq!(msg(Conv::NoArgs("list.reverse"), 1), "list.reverse() takes no arguments (1 given)");
-        assert_eq!(msg(Conv::One("list.append"), 0), "list.append() takes exactly one argument (0 given)");
-        assert_eq!(msg(Conv::Clinic("list.index", "index", 1, 3), 0), "index expected at least 1 argument, got 0");
-        assert_eq!(msg(Conv::Clinic("list.insert", "insert", 2, 2), 1), "insert expected 2 arguments, got 1");
-        assert_eq!(msg(Conv::Clinic("list.pop", "pop", 0, 1), 2), "pop expected at most 1 argument, got 2");
-        assert_eq!(msg(Conv::Slot("__len__", 0), 1), "expected 0 arguments, got 1");
-        assert_eq!(msg(Conv::Slot("__setitem__", 2), 1), " expected 2 arguments, got 1");
+        let msg = |c: Conv, n: usize| {
+            c.unpack(Args::new(vec![Value::None; n]))
+                .unwrap_err()
+                .message()
+        };
+        assert_eq!(
+            msg(Conv::NoArgs("list.reverse"), 1),
+            "list.reverse() takes no arguments (1 given)"
+        );
+        assert_eq!(
+            msg(Conv::One("list.append"), 0),
+            "list.append() takes exactly one argument (0 given)"
+        );
+        assert_eq!(
+            msg(Conv::Clinic("list.index", "index", 1, 3), 0),
+            "index expected at least 1 argument, got 0"
+        );
+        assert_eq!(
+            msg(Conv::Clinic("list.insert", "insert", 2, 2), 1),
+            "insert expected 2 arguments, got 1"
+        );
+        assert_eq!(
+            msg(Conv::Clinic("list.pop", "pop", 0, 1), 2),
+            "pop expected at most 1 argument, got 2"
+        );
+        assert_eq!(
+            msg(Conv::Slot("__len__", 0), 1),
+            "expected 0 arguments, got 1"
+        );
+        assert_eq!(
+            msg(Conv::Slot("__setitem__", 2), 1),
+            " expected 2 arguments, got 1"
+        );
         let kw = Args {
             pos: vec![],
             kw: vec![("x".into(), Value::None)],
         };
         assert_eq!(
-            Conv::Slot("__len__", 0).unpack(kw.clone()).unwrap_err().message(),
+            Conv::Slot("__len__", 0)
+                .unpack(kw.clone())
+                .unwrap_err()
+                .message(),
             "wrapper __len__() takes no keyword arguments"
         );
         assert_eq!(
-            Conv::Clinic("list.pop", "pop", 0, 1).unpack(kw).unwrap_err().message(),
+            Conv::Clinic("list.pop", "pop", 0, 1)
+                .unpack(kw)
+                .unwrap_err()
+                .message(),
             "list.pop() takes no keyword arguments"
         );
-        assert_eq!(Conv::One("x").unpack(Args::new(vec![Value::Int(1)])).unwrap().len(), 1);
+        assert_eq!(
+            Conv::One("x")
+                .unpack(Args::new(vec![Value::Int(1)]))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -622,32 +700,60 @@ mod tests {
         // CPython 3.11: Value('i', 1).get(1), Value('i', 1, True, 2).
         let get = Sig::py("Value.get", &[], 0);
         let e = bind_method(&get, Args::new(vec![Value::None])).unwrap_err();
-        assert_eq!(e.message(), "Value.get() takes 1 positional argument but 2 were given");
+        assert_eq!(
+            e.message(),
+            "Value.get() takes 1 positional argument but 2 were given"
+        );
         let init = Sig::py("Value.__init__", &["typecode", "value", "lock"], 2);
         let e = bind_method(&init, Args::new(vec![Value::None; 4])).unwrap_err();
-        assert_eq!(e.message(), "Value.__init__() takes from 3 to 4 positional arguments but 5 were given");
+        assert_eq!(
+            e.message(),
+            "Value.__init__() takes from 3 to 4 positional arguments but 5 were given"
+        );
         let e = bind_method(&init, Args::new(vec![Value::None])).unwrap_err();
-        assert_eq!(e.message(), "Value.__init__() missing 1 required positional argument: 'value'");
+        assert_eq!(
+            e.message(),
+            "Value.__init__() missing 1 required positional argument: 'value'"
+        );
     }
 
     #[test]
     fn iterables() {
         let store = Store::new(10);
-        let ctx = CallCtx { conn: 1, store: &store };
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
         let range = builtin_call("range", vec![Value::Int(0), Value::Int(7), Value::Int(3)]);
-        assert_eq!(iterate(&ctx, &range).unwrap(), vec![Value::Int(0), Value::Int(3), Value::Int(6)]);
+        assert_eq!(
+            iterate(&ctx, &range).unwrap(),
+            vec![Value::Int(0), Value::Int(3), Value::Int(6)]
+        );
         let down = builtin_call("range", vec![Value::Int(3), Value::Int(0), Value::Int(-1)]);
-        assert_eq!(iterate(&ctx, &down).unwrap(), vec![Value::Int(3), Value::Int(2), Value::Int(1)]);
-        let huge = builtin_call("range", vec![Value::Int(0), Value::Int(i64::MAX), Value::Int(1)]);
+        assert_eq!(
+            iterate(&ctx, &down).unwrap(),
+            vec![Value::Int(3), Value::Int(2), Value::Int(1)]
+        );
+        let huge = builtin_call(
+            "range",
+            vec![Value::Int(0), Value::Int(i64::MAX), Value::Int(1)],
+        );
         assert_eq!(iterate(&ctx, &huge).unwrap_err().kind, ExcKind::MemoryError);
         assert_eq!(
             iterate(&ctx, &Value::from("ab")).unwrap(),
             vec![Value::from("a"), Value::from("b")]
         );
-        assert_eq!(iterate(&ctx, &Value::Bytes(vec![7])).unwrap(), vec![Value::Int(7)]);
+        assert_eq!(
+            iterate(&ctx, &Value::Bytes(vec![7])).unwrap(),
+            vec![Value::Int(7)]
+        );
         let mut rev = Object::reduce(
             Value::global("builtins", "reversed"),
-            vec![Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)])],
+            vec![Value::List(vec![
+                Value::Int(1),
+                Value::Int(2),
+                Value::Int(3),
+            ])],
         );
         rev.state = Some(Value::Int(1));
         assert_eq!(

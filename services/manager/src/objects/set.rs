@@ -158,7 +158,9 @@ fn is_subset(a: &Set, b: &Set) -> bool {
 
 impl SetObject {
     pub fn new(set: Set) -> Self {
-        SetObject { set: Mutex::new(set) }
+        SetObject {
+            set: Mutex::new(set),
+        }
     }
 
     fn set(&self) -> MutexGuard<'_, Set> {
@@ -187,7 +189,13 @@ impl SetObject {
     }
 
     /// `self op other` (or `other op self` when `reflected`).
-    fn binary(&self, ctx: &CallCtx<'_>, op: Op, other: &Value, reflected: bool) -> Result<Value, PyException> {
+    fn binary(
+        &self,
+        ctx: &CallCtx<'_>,
+        op: Op,
+        other: &Value,
+        reflected: bool,
+    ) -> Result<Value, PyException> {
         let Some(other) = Self::operand(ctx, other) else {
             return Ok(seq::not_implemented());
         };
@@ -269,7 +277,9 @@ impl SetObject {
 /// Positional arguments only, any number (`set.union(*others)`).
 fn varargs(name: &str, args: Args) -> Result<Vec<Value>, PyException> {
     if !args.kw.is_empty() {
-        return Err(PyException::type_error(format!("{name}() takes no keyword arguments")));
+        return Err(PyException::type_error(format!(
+            "{name}() takes no keyword arguments"
+        )));
     }
     Ok(args.pos)
 }
@@ -315,7 +325,11 @@ impl SharedObject for SetObject {
                 self.set().insert(x)?;
                 Ok(())
             })),
-            "clear" => none(Conv::NoArgs("set.clear").none(args).map(|_| self.set().clear())),
+            "clear" => none(
+                Conv::NoArgs("set.clear")
+                    .none(args)
+                    .map(|_| self.set().clear()),
+            ),
             "copy" => Conv::NoArgs("set.copy").none(args).map(|_| self.value()),
             "pop" => Conv::NoArgs("set.pop").none(args).and_then(|_| {
                 let v = self.set().pop();
@@ -333,24 +347,30 @@ impl SharedObject for SetObject {
                 self.set().remove(&lookup_key(x))?;
                 Ok(())
             })),
-            "union" => set_value(varargs("set.union", args).and_then(|o| self.multi(ctx, Op::Or, &o))),
-            "intersection" => {
-                set_value(varargs("set.intersection", args).and_then(|o| self.multi(ctx, Op::And, &o)))
+            "union" => {
+                set_value(varargs("set.union", args).and_then(|o| self.multi(ctx, Op::Or, &o)))
             }
-            "difference" => {
-                set_value(varargs("set.difference", args).and_then(|o| self.multi(ctx, Op::Sub, &o)))
-            }
+            "intersection" => set_value(
+                varargs("set.intersection", args).and_then(|o| self.multi(ctx, Op::And, &o)),
+            ),
+            "difference" => set_value(
+                varargs("set.difference", args).and_then(|o| self.multi(ctx, Op::Sub, &o)),
+            ),
             "symmetric_difference" => set_value(
                 Conv::One("set.symmetric_difference")
                     .one(args)
                     .and_then(|o| Op::Xor.apply(&self.snapshot(), &Self::iterable_set(ctx, &o)?)),
             ),
-            "update" => none(varargs("set.update", args).and_then(|o| self.multi_update(ctx, Op::Or, &o))),
+            "update" => {
+                none(varargs("set.update", args).and_then(|o| self.multi_update(ctx, Op::Or, &o)))
+            }
             "intersection_update" => none(
-                varargs("set.intersection_update", args).and_then(|o| self.multi_update(ctx, Op::And, &o)),
+                varargs("set.intersection_update", args)
+                    .and_then(|o| self.multi_update(ctx, Op::And, &o)),
             ),
             "difference_update" => none(
-                varargs("set.difference_update", args).and_then(|o| self.multi_update(ctx, Op::Sub, &o)),
+                varargs("set.difference_update", args)
+                    .and_then(|o| self.multi_update(ctx, Op::Sub, &o)),
             ),
             "symmetric_difference_update" => none(
                 Conv::One("set.symmetric_difference_update")
@@ -359,7 +379,10 @@ impl SharedObject for SetObject {
             ),
             "isdisjoint" => Conv::One("set.isdisjoint").one(args).and_then(|o| {
                 let other = Self::iterable_set(ctx, &o)?;
-                let disjoint = !self.set().iter().any(|v| other.contains(v).unwrap_or(false));
+                let disjoint = !self
+                    .set()
+                    .iter()
+                    .any(|v| other.contains(v).unwrap_or(false));
                 Ok(Value::Bool(disjoint))
             }),
             "issubset" => Conv::One("set.issubset").one(args).and_then(|o| {
@@ -415,26 +438,37 @@ mod tests {
     use Value::Int as I;
 
     fn set(xs: &[i64]) -> Value {
-        Value::Set(Box::new(Set::from_values(xs.iter().map(|&i| I(i))).unwrap()))
+        Value::Set(Box::new(
+            Set::from_values(xs.iter().map(|&i| I(i))).unwrap(),
+        ))
     }
 
     fn frozen(xs: &[i64]) -> Value {
-        Value::FrozenSet(Box::new(Set::from_values(xs.iter().map(|&i| I(i))).unwrap()))
+        Value::FrozenSet(Box::new(
+            Set::from_values(xs.iter().map(|&i| I(i))).unwrap(),
+        ))
     }
 
     fn obj(xs: &[i64]) -> SetObject {
-        let Value::Set(s) = set(xs) else { unreachable!() };
+        let Value::Set(s) = set(xs) else {
+            unreachable!()
+        };
         SetObject::new(*s)
     }
 
     #[test]
     fn create_from_iterables() {
         let store = Store::new(10);
-        let ctx = CallCtx { conn: 1, store: &store };
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
         let s = create(&ctx, Args::new(vec![ints(&[1, 2, 2, 1])])).unwrap();
         assert_eq!(s.get_value().unwrap(), set(&[1, 2]));
         assert_eq!(create(&ctx, Args::default()).unwrap().repr(), "set()");
-        let e = create(&ctx, Args::new(vec![Value::List(vec![ints(&[1])])])).err().unwrap();
+        let e = create(&ctx, Args::new(vec![Value::List(vec![ints(&[1])])]))
+            .err()
+            .unwrap();
         assert_eq!(e.message(), "unhashable type: 'list'");
         let e = create(&ctx, Args::new(vec![I(1), I(2)])).err().unwrap();
         assert_eq!(e.message(), "set expected at most 1 argument, got 2");
@@ -457,7 +491,11 @@ mod tests {
         assert_eq!(op("__lt__", set(&[1, 2, 3])), Value::Bool(false));
         assert_eq!(op("__ge__", frozen(&[])), Value::Bool(true));
         assert_eq!(op("__gt__", set(&[1, 2, 3])), Value::Bool(false));
-        assert_eq!(s.get_value().unwrap(), set(&[1, 2, 3]), "operators leave the set alone");
+        assert_eq!(
+            s.get_value().unwrap(),
+            set(&[1, 2, 3]),
+            "operators leave the set alone"
+        );
         assert_eq!(
             raised(&s, &store, "__lt__", vec![]),
             (TypeError, "expected 1 argument, got 0".to_string())
@@ -468,13 +506,28 @@ mod tests {
     fn in_place_operators_mutate_and_answer_the_set() {
         let store = Store::new(10);
         let s = obj(&[1, 2, 3]);
-        assert_eq!(call(&s, &store, "__isub__", vec![set(&[1])]).unwrap(), set(&[2, 3]));
-        assert_eq!(call(&s, &store, "__ixor__", vec![set(&[2, 9])]).unwrap(), set(&[3, 9]));
-        assert_eq!(call(&s, &store, "__ior__", vec![frozen(&[4])]).unwrap(), set(&[3, 4, 9]));
-        assert_eq!(call(&s, &store, "__iand__", vec![set(&[4, 9, 7])]).unwrap(), set(&[4, 9]));
+        assert_eq!(
+            call(&s, &store, "__isub__", vec![set(&[1])]).unwrap(),
+            set(&[2, 3])
+        );
+        assert_eq!(
+            call(&s, &store, "__ixor__", vec![set(&[2, 9])]).unwrap(),
+            set(&[3, 9])
+        );
+        assert_eq!(
+            call(&s, &store, "__ior__", vec![frozen(&[4])]).unwrap(),
+            set(&[3, 4, 9])
+        );
+        assert_eq!(
+            call(&s, &store, "__iand__", vec![set(&[4, 9, 7])]).unwrap(),
+            set(&[4, 9])
+        );
         assert_eq!(
             raised(&s, &store, "__iand__", vec![ints(&[1])]),
-            (TypeError, "unsupported operand type(s) for &=: 'set' and 'list'".to_string())
+            (
+                TypeError,
+                "unsupported operand type(s) for &=: 'set' and 'list'".to_string()
+            )
         );
         assert_eq!(s.get_value().unwrap(), set(&[4, 9]));
     }
@@ -484,47 +537,89 @@ mod tests {
         let store = Store::new(10);
         let s = obj(&[1, 2, 3]);
         let m = |name: &str, args: Vec<Value>| call(&s, &store, name, args);
-        assert_eq!(m("symmetric_difference", vec![ints(&[3, 4])]).unwrap(), set(&[1, 2, 4]));
-        assert_eq!(m("union", vec![ints(&[4]), Value::tuple([I(5)])]).unwrap(), set(&[1, 2, 3, 4, 5]));
-        assert_eq!(m("intersection", vec![ints(&[1, 2]), ints(&[2])]).unwrap(), set(&[2]));
+        assert_eq!(
+            m("symmetric_difference", vec![ints(&[3, 4])]).unwrap(),
+            set(&[1, 2, 4])
+        );
+        assert_eq!(
+            m("union", vec![ints(&[4]), Value::tuple([I(5)])]).unwrap(),
+            set(&[1, 2, 3, 4, 5])
+        );
+        assert_eq!(
+            m("intersection", vec![ints(&[1, 2]), ints(&[2])]).unwrap(),
+            set(&[2])
+        );
         assert_eq!(m("difference", vec![]).unwrap(), set(&[1, 2, 3]));
-        assert_eq!(m("isdisjoint", vec![ints(&[9])]).unwrap(), Value::Bool(true));
-        assert_eq!(m("issuperset", vec![Value::tuple([I(1)])]).unwrap(), Value::Bool(true));
-        assert_eq!(m("issubset", vec![ints(&[1, 2, 3, 4])]).unwrap(), Value::Bool(true));
+        assert_eq!(
+            m("isdisjoint", vec![ints(&[9])]).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            m("issuperset", vec![Value::tuple([I(1)])]).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            m("issubset", vec![ints(&[1, 2, 3, 4])]).unwrap(),
+            Value::Bool(true)
+        );
         assert_eq!(
             raised(&s, &store, "issuperset", vec![]),
-            (TypeError, "set.issuperset() takes exactly one argument (0 given)".to_string())
+            (
+                TypeError,
+                "set.issuperset() takes exactly one argument (0 given)".to_string()
+            )
         );
-        assert_eq!(raised(&s, &store, "isdisjoint", vec![I(5)]).1, "'int' object is not iterable");
+        assert_eq!(
+            raised(&s, &store, "isdisjoint", vec![I(5)]).1,
+            "'int' object is not iterable"
+        );
         m("update", vec![ints(&[4]), set(&[5])]).unwrap();
         m("difference_update", vec![ints(&[1]), ints(&[2])]).unwrap();
         m("intersection_update", vec![ints(&[3, 4, 5, 6])]).unwrap();
         m("symmetric_difference_update", vec![ints(&[5, 6])]).unwrap();
         assert_eq!(s.get_value().unwrap(), set(&[3, 4, 6]));
         m("add", vec![I(7)]).unwrap();
-        assert_eq!(raised(&s, &store, "add", vec![ints(&[1])]), (TypeError, "unhashable type: 'list'".to_string()));
+        assert_eq!(
+            raised(&s, &store, "add", vec![ints(&[1])]),
+            (TypeError, "unhashable type: 'list'".to_string())
+        );
         m("remove", vec![I(7)]).unwrap();
         let e = call(&s, &store, "remove", vec![I(7)]).unwrap_err();
         assert_eq!((e.kind, e.args), (KeyError, vec![I(7)]));
         // A set argument is looked up as the equal frozenset (CPython).
         let e = call(&s, &store, "remove", vec![set(&[9])]).unwrap_err();
-        assert_eq!((e.kind, e.message()), (KeyError, "frozenset({9})".to_string()));
-        assert_eq!(m("__contains__", vec![set(&[1])]).unwrap(), Value::Bool(false));
+        assert_eq!(
+            (e.kind, e.message()),
+            (KeyError, "frozenset({9})".to_string())
+        );
+        assert_eq!(
+            m("__contains__", vec![set(&[1])]).unwrap(),
+            Value::Bool(false)
+        );
         m("discard", vec![I(99)]).unwrap();
         assert_eq!(m("__len__", vec![]).unwrap(), I(3));
         let it = m("__iter__", vec![]).unwrap();
-        let Some([Value::List(items)]) = it.as_object_of("builtins", "iter").map(|o| o.args()) else {
+        let Some([Value::List(items)]) = it.as_object_of("builtins", "iter").map(|o| o.args())
+        else {
             panic!("__iter__ answers builtins.iter([...])");
         };
-        assert_eq!(Value::Set(Box::new(Set::from_values(items.clone()).unwrap())), set(&[3, 4, 6]));
+        assert_eq!(
+            Value::Set(Box::new(Set::from_values(items.clone()).unwrap())),
+            set(&[3, 4, 6])
+        );
         assert_eq!(items.len(), 3);
         assert_eq!(m("copy", vec![]).unwrap(), set(&[3, 4, 6]));
         assert_eq!(s.repr(), "{3, 4, 6}");
-        let e = call_kw(&s, &store, "update", vec![], vec![("x", I(1))]).err().unwrap();
+        let e = call_kw(&s, &store, "update", vec![], vec![("x", I(1))])
+            .err()
+            .unwrap();
         assert_eq!(e.message(), "set.update() takes no keyword arguments");
         m("clear", vec![]).unwrap();
         let e = call(&s, &store, "pop", vec![]).unwrap_err();
-        assert_eq!((e.kind, e.message()), (KeyError, "'pop from an empty set'".to_string()));
+        assert_eq!(
+            (e.kind, e.message()),
+            (KeyError, "'pop from an empty set'".to_string())
+        );
     }
 
     #[test]
@@ -550,9 +645,15 @@ mod tests {
             ],
         )));
         let s = obj(&[1]);
-        assert_eq!(call(&s, &store, "__or__", vec![proxy.clone()]).unwrap(), set(&[1, 5]));
+        assert_eq!(
+            call(&s, &store, "__or__", vec![proxy.clone()]).unwrap(),
+            set(&[1, 5])
+        );
         // `s |= s` through its own proxy must not deadlock.
-        assert_eq!(call(other.obj.as_ref(), &store, "__ior__", vec![proxy.clone()]).unwrap(), set(&[5]));
+        assert_eq!(
+            call(other.obj.as_ref(), &store, "__ior__", vec![proxy.clone()]).unwrap(),
+            set(&[5])
+        );
         call(&s, &store, "update", vec![proxy]).unwrap();
         assert_eq!(s.get_value().unwrap(), set(&[1, 5]));
     }

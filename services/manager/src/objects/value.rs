@@ -57,7 +57,11 @@ impl SharedObject for ValueObject {
 
     /// `Value.__repr__`: `Value('i', 5)`.
     fn repr(&self) -> String {
-        format!("Value({}, {})", self.typecode.repr(), seq::lock(&self.value).repr())
+        format!(
+            "Value({}, {})",
+            self.typecode.repr(),
+            seq::lock(&self.value).repr()
+        )
     }
 
     /// `multiprocessing.managers.Value` with its `__dict__` as state (spec
@@ -95,7 +99,10 @@ mod tests {
     #[test]
     fn the_captured_session() {
         let store = Store::new(10);
-        let ctx = CallCtx { conn: 1, store: &store };
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
         // v = m.Value('i', 1); v.get(); v.set(2); v.value = 'not an int'
         let v = create(&ctx, Args::new(vec!["i".into(), Value::Int(1)])).unwrap();
         let v = v.as_ref();
@@ -105,7 +112,9 @@ mod tests {
         call(v, &store, "set", vec!["not an int".into()]).unwrap();
         assert_eq!(v.repr(), "Value('i', 'not an int')");
         let got = v.get_value().unwrap();
-        let o = got.as_object_of("multiprocessing.managers", "Value").unwrap();
+        let o = got
+            .as_object_of("multiprocessing.managers", "Value")
+            .unwrap();
         let want = Dict::from_pairs([
             (Value::from("_typecode"), Value::from("i")),
             (Value::from("_value"), Value::from("not an int")),
@@ -119,9 +128,15 @@ mod tests {
     #[test]
     fn argument_errors_are_pythons() {
         let store = Store::new(10);
-        let ctx = CallCtx { conn: 1, store: &store };
+        let ctx = CallCtx {
+            conn: 1,
+            store: &store,
+        };
         let e = create(&ctx, Args::new(vec!["i".into()])).err().unwrap();
-        assert_eq!(e.message(), "Value.__init__() missing 1 required positional argument: 'value'");
+        assert_eq!(
+            e.message(),
+            "Value.__init__() missing 1 required positional argument: 'value'"
+        );
         let lock = Args {
             pos: vec!["d".into(), Value::Float(0.5)],
             kw: vec![("lock".into(), Value::Bool(false))],
@@ -130,11 +145,17 @@ mod tests {
         assert_eq!(v.repr(), "Value('d', 0.5)");
         assert_eq!(
             raised(v.as_ref(), &store, "get", vec![Value::Int(1)]),
-            (TypeError, "Value.get() takes 1 positional argument but 2 were given".to_string())
+            (
+                TypeError,
+                "Value.get() takes 1 positional argument but 2 were given".to_string()
+            )
         );
         assert_eq!(
             raised(v.as_ref(), &store, "set", vec![]),
-            (TypeError, "Value.set() missing 1 required positional argument: 'value'".to_string())
+            (
+                TypeError,
+                "Value.set() missing 1 required positional argument: 'value'".to_string()
+            )
         );
     }
 }
