@@ -13,6 +13,8 @@ outcome is ``= <ok>``. An exception is the outcome ``! module.qualname: msg``.
 The namespace holds ``m`` (a connected ``SyncManager``), ``qm`` (a
 ``BaseManager`` subclass with ``get_queue``/``get_dict`` registered without
 callables, the docs' remote-manager pattern) and the helpers of ``Helpers``.
+The client library is used as shipped; the only addition is an observer on
+``BaseProxy.__init__`` that records object ids for the normaliser.
 
 Runs on any CPython 3.8+ (no newer syntax).
 """

@@ -130,7 +130,8 @@ def start_ours(binary, workdir):
     env = dict(os.environ, MPCLUSTER_AUTHKEY=AUTHKEY.decode("latin-1"))
     env.setdefault("MPCLUSTER_LOG", "info")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(binary), "--bind", "127.0.0.1:0", "--config", str(cfg)],
+        proc = subprocess.Popen([str(binary), "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0",
+                                 "--config", str(cfg)],
                                 stdout=subprocess.PIPE, stderr=log, env=env)
     return _wait_listening("mpcluster-manager", proc, log_path)
 

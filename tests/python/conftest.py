@@ -101,7 +101,14 @@ def start_manager(tmp_dir, *flags, authkey=b"mpcluster-test-key", config=None, e
         cfg.write_text(config)
         args += ["--config", str(cfg)]
     log_path = Path(tmp_dir) / f"manager-{time.monotonic_ns()}.log"
-    full_env = dict(os.environ, MPCLUSTER_AUTHKEY=authkey.decode("latin-1"), MPCLUSTER_LOG="debug")
+    full_env = dict(
+        os.environ,
+        MPCLUSTER_AUTHKEY=authkey.decode("latin-1"),
+        MPCLUSTER_LOG="debug",
+        # Admin on a free port too, unless a test asks for one.
+        MPCLUSTER_ADMIN_BIND="127.0.0.1:0",
+        MPCLUSTER_ADMIN_TOKEN="mpcluster-test-admin-token",
+    )
     full_env.update(env or {})
     log = open(log_path, "wb")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=full_env)

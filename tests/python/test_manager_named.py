@@ -20,6 +20,7 @@ CONFIG = """
 get_queue = { kind = "Queue" }
 get_dict = { kind = "dict" }
 get_small_queue = { kind = "Queue", args = [1] }
+get_replies = { kind = "Queue" }
 """
 
 
@@ -30,6 +31,7 @@ class QueueManager(BaseManager):
 QueueManager.register("get_queue")
 QueueManager.register("get_small_queue")
 QueueManager.register("get_dict")
+QueueManager.register("get_replies")
 
 
 class DictManager(BaseManager):
@@ -126,16 +128,16 @@ def test_named_queue_shared_with_another_process(named):
         "from multiprocessing.managers import BaseManager\n"
         "class QueueManager(BaseManager): pass\n"
         "QueueManager.register('get_queue')\n"
+        "QueueManager.register('get_replies')\n"
         "m = QueueManager(address=ADDRESS, authkey=AUTHKEY)\n"
         "m.connect()\n"
-        "q = m.get_queue()\n"
-        "q.put('from the other process')\n"
-        "print(q.get(timeout=10))\n"
+        "m.get_queue().put('from the other process')\n"
+        "print(m.get_replies().get(timeout=10))\n"
     )
     proc = run_python(named, code)
-    q = client(named).get_queue()
-    assert q.get(timeout=10) == "from the other process"
-    q.put("reply")
+    m = client(named)
+    assert m.get_queue().get(timeout=10) == "from the other process"
+    m.get_replies().put("reply")
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert out.strip() == "reply"

@@ -75,8 +75,11 @@ def peer_for(exe):
 
 huge_ints = st.builds(lambda bits, sign: sign * (1 << bits) - sign, st.integers(60, 70000), st.sampled_from([-1, 1]))
 ints = st.integers() | st.integers(-(2**70), 2**70) | huge_ints
-texts = st.text() | st.text(alphabet=st.characters(min_codepoint=0x80), min_size=1) | st.just("x" * 70000)
-binaries = st.binary() | st.just(b"\x00\xff" * 40000)
+# Lone surrogates are left out: a Rust string cannot hold one, and the
+# decoder refuses them by name (see the hostile inputs).
+non_ascii = st.characters(min_codepoint=0x80, exclude_categories=("Cs",))
+texts = st.text() | st.text(alphabet=non_ascii, min_size=1) | st.builds(lambda: "x" * 70000)
+binaries = st.binary() | st.builds(lambda: b"\x00\xff" * 40000)
 
 # NaN is left out of dict keys and set members: CPython keeps two NaN
 # objects as two keys (they differ by identity), the value model cannot.
@@ -132,6 +135,11 @@ def check_roundtrip(tool, data):
     return ours
 
 
+# Hypothesis warns when it prints the 70 kB strings of an example.
+quiet_large_reprs = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
+
+@quiet_large_reprs
 @SETTINGS
 @given(values)
 def test_builtin_values_round_trip_at_every_protocol(tool, tool5, value):
@@ -149,7 +157,8 @@ def test_builtin_values_round_trip_at_every_protocol(tool, tool5, value):
         check_roundtrip(tool5, data)
 
 
-@SETTINGS
+@quiet_large_reprs
+@settings(SETTINGS, max_examples=100)
 @given(values)
 def test_other_cpython_versions_read_our_pickles(tool, client_python, value):
     peer = peer_for(client_python)

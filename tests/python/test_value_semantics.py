@@ -63,7 +63,7 @@ def test_repr_fixed_cases(shared):
         [1.0, 1e16, 1e-05, 0.0001, -0.0, float("inf"), float("nan"), 2.5e-300],
         [complex(0, 2), complex(-0.0, -1), complex(1, float("nan")), 3j],
         ["it's", 'say "hi"', "both ' and \"", "\x00\t\n\x7f", "é中😀", "\xa0\u2028\U000e0001"],
-        [b"", b"it's", b"\x00\x80\\", bytearray(b'x"y')],
+        [b"", b"it's", b"\x00\x80\\", bytearray(b'x"y'), bytearray(b"a'b")],
         [(), (1,), [], {}, {1: "a"}, set(), frozenset(), {2}, frozenset({3})],
         [True, None, -(2**100), 2**63],
     ]

@@ -26,6 +26,10 @@ pub struct Sig {
     pub required: usize,
     /// Built-in (C) methods take no keyword arguments.
     pub positional_only: bool,
+    /// Positional parameters filled before the caller's (`self, c` of
+    /// CPython's `Server` methods): counted in "takes N positional
+    /// arguments" messages as Python counts them.
+    pub implicit: usize,
 }
 
 impl Sig {
@@ -36,6 +40,19 @@ impl Sig {
             params,
             required,
             positional_only: false,
+            implicit: 0,
+        }
+    }
+
+    /// A method of CPython's `Server` class called as `f(self, c, *args)`
+    /// (or with more implicit leading parameters, like the fallbacks).
+    pub const fn server(name: &'static str, params: &'static [&'static str], required: usize, implicit: usize) -> Sig {
+        Sig {
+            name,
+            params,
+            required,
+            positional_only: false,
+            implicit,
         }
     }
 
@@ -46,6 +63,7 @@ impl Sig {
             params,
             required,
             positional_only: true,
+            implicit: 0,
         }
     }
 }
@@ -144,10 +162,11 @@ fn too_many(sig: &Sig, given: usize) -> String {
     if sig.positional_only && n == 1 && sig.required == 1 {
         return format!("{}() takes exactly one argument ({given} given)", sig.name);
     }
-    let takes = if sig.required == n {
+    let (n, given, required) = (n + sig.implicit, given + sig.implicit, sig.required + sig.implicit);
+    let takes = if required == n {
         format!("{n}")
     } else {
-        format!("from {} to {n}", sig.required)
+        format!("from {required} to {n}")
     };
     let plural = if n == 1 { "" } else { "s" };
     let were = if given == 1 { "was" } else { "were" };

@@ -49,7 +49,7 @@ pub struct Config {
     pub max_frame: usize,
 
     /// Deepest nesting accepted in a request's pickle.
-    #[arg(long, env = "MPCLUSTER_MAX_PICKLE_DEPTH", default_value_t = 200)]
+    #[arg(long, env = "MPCLUSTER_MAX_PICKLE_DEPTH", default_value_t = 1000)]
     pub max_pickle_depth: usize,
 
     /// Most values one request may decode to.
@@ -80,6 +80,25 @@ pub struct Config {
     /// default, since a live client may hold a proxy it has not used.
     #[arg(long, env = "MPCLUSTER_REAP_ORPHANS_AFTER", value_parser = parse_duration)]
     pub reap_orphans_after: Option<Duration>,
+
+    /// Address the admin surface (HTTP API, web page, metrics and gRPC on
+    /// one port) listens on; port 0 picks a free one.
+    #[arg(long, env = "MPCLUSTER_ADMIN_BIND", default_value = "127.0.0.1:50080")]
+    pub admin_bind: SocketAddr,
+
+    /// Bearer token admin requests must carry. Prefer MPCLUSTER_ADMIN_TOKEN
+    /// or --admin-token-file; generated and printed once when absent
+    /// (refused for a non-loopback --admin-bind).
+    #[arg(long, env = "MPCLUSTER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// File holding the admin token (a trailing newline removed).
+    #[arg(long, env = "MPCLUSTER_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Do not start the admin surface.
+    #[arg(long, env = "MPCLUSTER_NO_ADMIN")]
+    pub no_admin: bool,
 }
 
 /// `30s`, `5m`, `2h`, `250ms`, or plain seconds.

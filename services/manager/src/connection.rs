@@ -10,7 +10,7 @@ use crate::clients::ClientInfo;
 use crate::control;
 use crate::events::Event;
 use crate::reply::Reply;
-use crate::request::{BadRequest, Request};
+use crate::request::Request;
 use crate::serve;
 use crate::state::Shared;
 use crate::store::ConnId;
@@ -139,8 +139,17 @@ async fn run(
             return Ok(());
         }
     };
-    if request.name == "accept_connection" {
-        match control::accept_connection(request.args) {
+    if request.name_str() == Some("accept_connection") {
+        let mut request = request;
+        let args = match request.take_args() {
+            Ok(a) => a,
+            Err(e) => {
+                let callable = "multiprocessing.managers.Server.accept_connection";
+                conn.send(Reply::Traceback(e.to_exception(None, callable))).await?;
+                return Ok(());
+            }
+        };
+        match control::accept_connection(args) {
             Ok(name) => {
                 conn.info.set_name(name);
                 let n = conn.send(Reply::none()).await?;
@@ -153,7 +162,7 @@ async fn run(
             }
         }
     } else {
-        let name = request.name.clone();
+        let name = request.name_str().unwrap_or("other").to_string();
         let started = std::time::Instant::now();
         let replies = control::handle(shared, id, request).await;
         let kind = replies.first().map_or("", |r| r.kind());
@@ -181,11 +190,7 @@ async fn run(
 /// would answer.
 fn decode_request(shared: &Shared, frame: &[u8]) -> Result<Request, Reply> {
     let value = decode(shared, frame).map_err(Reply::Traceback)?;
-    Request::parse(value).map_err(|bad| match bad {
-        BadRequest::Unpack(e) | BadRequest::Name(e) | BadRequest::Args { err: e, .. } => {
-            Reply::Traceback(e)
-        }
-    })
+    Request::parse(value).map_err(Reply::Traceback)
 }
 
 /// Decodes a request pickle within the configured limits. A pickle we

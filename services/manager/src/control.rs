@@ -19,41 +19,55 @@ use crate::store::{ConnId, NewObject};
 use mpcluster_wire::Value;
 use tracing::{debug, info};
 
-const DUMMY: Sig = Sig::py("Server.dummy", &[], 0);
-const INCREF: Sig = Sig::py("Server.incref", &["ident"], 1);
-const DECREF: Sig = Sig::py("Server.decref", &["ident"], 1);
-const GET_METHODS: Sig = Sig::py("Server.get_methods", &["token"], 1);
-const DEBUG_INFO: Sig = Sig::py("Server.debug_info", &[], 0);
-const NUMBER_OF_OBJECTS: Sig = Sig::py("Server.number_of_objects", &[], 0);
-const SHUTDOWN: Sig = Sig::py("Server.shutdown", &[], 0);
-const ACCEPT_CONNECTION: Sig = Sig::py("Server.accept_connection", &["name"], 1);
+// `Server` methods are called as `f(self, c, *args, **kwds)`.
+const DUMMY: Sig = Sig::server("Server.dummy", &[], 0, 2);
+const INCREF: Sig = Sig::server("Server.incref", &["ident"], 1, 2);
+const DECREF: Sig = Sig::server("Server.decref", &["ident"], 1, 2);
+const GET_METHODS: Sig = Sig::server("Server.get_methods", &["token"], 1, 2);
+const DEBUG_INFO: Sig = Sig::server("Server.debug_info", &[], 0, 2);
+const NUMBER_OF_OBJECTS: Sig = Sig::server("Server.number_of_objects", &[], 0, 2);
+const SHUTDOWN: Sig = Sig::server("Server.shutdown", &[], 0, 2);
+const ACCEPT_CONNECTION: Sig = Sig::server("Server.accept_connection", &["name"], 1, 2);
 
 /// Answers one control request. `shutdown` answers twice, as CPython does
 /// (spec 5.8); clients read only the first.
-pub async fn handle(shared: &Shared, conn: ConnId, req: Request) -> Vec<Reply> {
-    let name = req.name.as_str();
+pub async fn handle(shared: &Shared, conn: ConnId, mut req: Request) -> Vec<Reply> {
+    let name = match req.name_str() {
+        Some(n) if metric_label(n) != "other" => n.to_string(),
+        _ => {
+            return vec![Reply::Traceback(PyException::msg(
+                ExcKind::AssertionError,
+                format!("{} unrecognized", req.name.repr()),
+            ))]
+        }
+    };
+    let name = name.as_str();
+    let args = match req.take_args() {
+        Ok(a) => a,
+        Err(e) => {
+            let callable = format!("multiprocessing.managers.Server.{name}");
+            return vec![Reply::Traceback(e.to_exception(None, &callable))];
+        }
+    };
     let result = match name {
-        "dummy" => req.args.bind(&DUMMY).map(|_| Value::None),
-        "create" => create(shared, conn, req.args),
-        "incref" => ident_arg(req.args, &INCREF).and_then(|id| {
+        "dummy" => args.bind(&DUMMY).map(|_| Value::None),
+        "create" => create(shared, conn, args),
+        "incref" => ident_arg(args, &INCREF).and_then(|id| {
             shared.store.incref(&id)?;
             Ok(Value::None)
         }),
-        "decref" => ident_arg(req.args, &DECREF).and_then(|id| {
+        "decref" => ident_arg(args, &DECREF).and_then(|id| {
             shared.store.decref(&id)?;
             Ok(Value::None)
         }),
-        "get_methods" => get_methods(shared, req.args),
-        "debug_info" => req.args.bind(&DEBUG_INFO).map(|_| debug_info(shared)),
-        "number_of_objects" => req
-            .args
+        "get_methods" => get_methods(shared, args),
+        "debug_info" => args.bind(&DEBUG_INFO).map(|_| debug_info(shared)),
+        "number_of_objects" => args
             .bind(&NUMBER_OF_OBJECTS)
             .map(|_| Value::Int(shared.store.number_of_objects() as i64)),
-        "shutdown" => return shutdown(shared, req.args),
-        other => Err(PyException::msg(
-            ExcKind::AssertionError,
-            format!("{} unrecognized", Value::from(other).repr()),
-        )),
+        "shutdown" => return shutdown(shared, args),
+        // `accept_connection` is handled by the connection before this.
+        _ => args.bind(&ACCEPT_CONNECTION).map(|_| Value::None),
     };
     match result {
         Ok(v) => vec![Reply::Return(v)],
@@ -111,7 +125,18 @@ fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyExce
         other => return Err(PyException::key_error(other)),
     };
     let (id, exposed) = if let Some(id) = shared.named.get(&typeid) {
-        // A named object: every create returns the same one (spec 10).
+        // A named object: every create returns the same one (spec 10). Its
+        // CPython counterpart is a callable without parameters.
+        if !args.is_empty() {
+            let given = args.pos.len();
+            return Err(PyException::type_error(match args.kw.first() {
+                Some((k, _)) => format!("{typeid}() got an unexpected keyword argument '{k}'"),
+                None => format!(
+                    "{typeid}() takes 0 positional arguments but {given} {} given",
+                    if given == 1 { "was" } else { "were" }
+                ),
+            }));
+        }
         shared.store.incref(id)?;
         let entry = shared.store.get(id).ok_or_else(|| PyException::key_error(Value::from(id.as_str())))?;
         (id.clone(), entry.exposed)
@@ -119,9 +144,15 @@ fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyExce
         let kind = registry::lookup(&typeid)
             .ok_or_else(|| PyException::key_error(Value::from(typeid.as_str())))?;
         let Some(constructor) = kind.create else {
-            return Err(PyException::value_error(format!(
-                "{typeid} objects are created by the server only"
-            )));
+            // CPython wraps its single argument as is; we only make such
+            // objects ourselves (dict iterators).
+            return Err(if args.pos.len() != 1 || !args.kw.is_empty() {
+                PyException::value_error("Without callable, must have one non-keyword argument")
+            } else {
+                PyException::type_error(format!(
+                    "mpcluster creates {typeid} objects itself and cannot wrap a client value"
+                ))
+            });
         };
         shared.adopt_proxies(&mut args);
         let ctx = CallCtx {
@@ -159,7 +190,14 @@ fn get_methods(shared: &Shared, args: Args) -> Result<Value, PyException> {
         .store
         .get(id)
         .ok_or_else(|| PyException::key_error(Value::from(id)))?;
-    Ok(Value::tuple(entry.exposed.iter().map(|m| Value::from(*m))))
+    // CPython keeps the exposed names as a set: no duplicates.
+    let mut names: Vec<&str> = Vec::new();
+    for m in entry.exposed {
+        if !names.contains(m) {
+            names.push(m);
+        }
+    }
+    Ok(Value::tuple(names.into_iter().map(Value::from)))
 }
 
 /// CPython's `debug_info` text: each counted id, sorted, with its count and
@@ -175,7 +213,7 @@ fn debug_info(shared: &Shared) -> Value {
     let lines: Vec<String> = entries
         .iter()
         .map(|e| {
-            let text: String = e.obj.repr().chars().take(75).collect();
+            let text: String = e.obj.repr_at(&format!("0x{}", e.id)).chars().take(75).collect();
             format!("  {}:       refcount={}\n    {}", e.id, e.refcount(), text)
         })
         .collect();

@@ -7,6 +7,7 @@
 //! (one file per kind under `objects/`); replies (`reply.rs`) go back as
 //! pickles. `pyexc.rs` is the one table of Python exceptions.
 
+pub mod admin;
 pub mod args;
 pub mod authkey;
 pub mod clients;

@@ -1,7 +1,9 @@
 //! `mpcluster-manager`: parses the configuration, resolves the authkey,
-//! starts the server and stops it on Ctrl-C or SIGTERM.
+//! starts the server and its admin surface and stops both on Ctrl-C or
+//! SIGTERM.
 
 use clap::Parser;
+use mpcluster_manager::admin::Admin;
 use mpcluster_manager::config::Config;
 use mpcluster_manager::server::Server;
 use std::process::ExitCode;
@@ -40,8 +42,24 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // The admin surface binds before the data port starts serving, so a
+        // bad admin setting (exposed without a token, port taken) stops the
+        // start with a clear error instead of a half-working manager.
+        let admin = match Admin::from_config(&config, server.shared()).await {
+            Ok(a) => a,
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        let admin = admin.map(|a| tokio::spawn(a.run()));
         server.run().await;
+        if let Some(admin) = admin {
+            // Same signal: the admin listener is already finishing its
+            // requests in flight; give it a moment, not forever.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), admin).await;
+        }
         info!("manager stopped");
         ExitCode::SUCCESS
     })

@@ -88,11 +88,25 @@ impl ExcKind {
 pub struct PyException {
     pub kind: ExcKind,
     pub args: Vec<Value>,
+    /// The exception being handled when this one was raised; only shown in
+    /// `#TRACEBACK` text (CPython chains the `KeyError` of its fallback
+    /// lookup onto the `AttributeError` of a method that is not exposed).
+    pub context: Option<Box<PyException>>,
 }
 
 impl PyException {
     pub fn new(kind: ExcKind, args: Vec<Value>) -> Self {
-        PyException { kind, args }
+        PyException {
+            kind,
+            args,
+            context: None,
+        }
+    }
+
+    /// This exception, raised while handling `context`.
+    pub fn during(mut self, context: PyException) -> Self {
+        self.context = Some(Box::new(context));
+        self
     }
 
     /// An exception with one message argument.
@@ -162,7 +176,16 @@ impl PyException {
             format!("{name}: {msg}")
         };
         // The client's RemoteError adds the dashed frame around this text.
-        format!("Traceback (most recent call last):\n  File \"mpcluster-manager\", in serve_client\n{last}\n")
+        let this = format!(
+            "Traceback (most recent call last):\n  File \"mpcluster-manager\", in serve_client\n{last}\n"
+        );
+        match &self.context {
+            Some(ctx) => format!(
+                "{}\nDuring handling of the above exception, another exception occurred:\n\n{this}",
+                ctx.traceback()
+            ),
+            None => this,
+        }
     }
 }
 

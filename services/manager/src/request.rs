@@ -1,101 +1,119 @@
 //! A decoded request: `(ident, name, args, kwds)` (spec 5.1).
 //!
-//! CPython unpacks the request tuple and expands `*args, **kwds` itself, so
-//! a malformed request fails with the `ValueError`/`TypeError` Python's
-//! unpacking raises (spec 5.3); we produce the same exceptions.
+//! CPython unpacks the request with `ident, name, args, kwds = request` and
+//! later calls `f(*args, **kwds)`, so any iterable of four items is a
+//! request (even a 4-character string), and `args`/`kwds` are only checked
+//! when the call is made. We keep that order: [`Request::parse`] does the
+//! unpacking, [`Request::args`] the expansion, each failing with the
+//! message Python would give in that place (spec 5.3, 5.5).
 
 use crate::args::Args;
 use crate::pyexc::PyException;
 use mpcluster_wire::Value;
 
-/// One request from a client.
+/// One request from a client, unpacked but not yet interpreted.
 #[derive(Debug)]
 pub struct Request {
     /// The object id (`None` on control connections).
     pub ident: Value,
-    pub name: String,
-    pub args: Args,
+    /// The function or method name (a `str` from any sane client).
+    pub name: Value,
+    pub args: Value,
+    pub kwds: Value,
 }
 
-/// What went wrong with a request's shape. `Unpack` errors come before the
-/// method is known; `Args` errors are raised "inside the call" in CPython
-/// (on a serving connection they are `#ERROR`, on a control one
-/// `#TRACEBACK`).
+/// Why `*args, **kwds` could not be expanded.
 #[derive(Debug)]
-pub enum BadRequest {
-    Unpack(PyException),
-    Name(PyException),
-    Args {
-        ident: Value,
-        name: String,
-        err: PyException,
-    },
+pub enum ArgsError {
+    NotIterable(String),
+    NotMapping(String),
+    KeywordsNotStrings,
 }
 
-impl Request {
-    pub fn parse(v: Value) -> Result<Request, BadRequest> {
-        let items = match v {
-            Value::Tuple(items) | Value::List(items) => items,
-            other => {
-                return Err(BadRequest::Unpack(PyException::type_error(format!(
-                    "cannot unpack non-iterable {} object",
-                    other.type_name()
-                ))))
+impl ArgsError {
+    /// The `TypeError` Python raises when calling `callable` (its
+    /// qualified name, e.g. `list.append`) this way. CPython names the
+    /// callable for `**` errors always, for `*` errors only for builtin
+    /// methods; `callable` is `None` in the latter case.
+    pub fn to_exception(&self, star_callable: Option<&str>, callable: &str) -> PyException {
+        PyException::type_error(match self {
+            ArgsError::NotIterable(t) => match star_callable {
+                Some(c) => format!("{c}() argument after * must be an iterable, not {t}"),
+                None => format!("Value after * must be an iterable, not {t}"),
+            },
+            ArgsError::NotMapping(t) => {
+                format!("{callable}() argument after ** must be a mapping, not {t}")
             }
-        };
-        let n = items.len();
-        let [ident, name, args, kwds]: [Value; 4] = items.try_into().map_err(|_| {
-            BadRequest::Unpack(PyException::value_error(if n < 4 {
-                format!("not enough values to unpack (expected 4, got {n})")
-            } else {
-                "too many values to unpack (expected 4)".to_string()
-            }))
-        })?;
-        let name = match name {
-            Value::Str(s) => s,
-            other => {
-                return Err(BadRequest::Name(PyException::type_error(format!(
-                    "method name must be a str, not {}",
-                    other.type_name()
-                ))))
-            }
-        };
-        match parse_args(args, kwds) {
-            Ok(args) => Ok(Request { ident, name, args }),
-            Err(err) => Err(BadRequest::Args { ident, name, err }),
-        }
+            ArgsError::KeywordsNotStrings => match star_callable {
+                Some(c) => format!("{c}() keywords must be strings"),
+                None => "keywords must be strings".to_string(),
+            },
+        })
     }
 }
 
-fn parse_args(args: Value, kwds: Value) -> Result<Args, PyException> {
-    let pos = match args {
+/// The items of `v` when Python can iterate it, as `*v` would see them.
+pub fn py_iter(v: Value) -> Result<Vec<Value>, Value> {
+    Ok(match v {
         Value::Tuple(items) | Value::List(items) => items,
-        other => {
-            return Err(PyException::type_error(format!(
-                "Value after * must be an iterable, not {}",
+        Value::Str(s) => s.chars().map(|c| Value::Str(c.to_string())).collect(),
+        Value::Bytes(b) | Value::ByteArray(b) => b.into_iter().map(|x| Value::Int(x as i64)).collect(),
+        Value::Dict(d) => d.into_iter().map(|(k, _)| k).collect(),
+        Value::Set(s) | Value::FrozenSet(s) => s.into_iter().collect(),
+        other => return Err(other),
+    })
+}
+
+impl Request {
+    /// `ident, name, args, kwds = request`.
+    pub fn parse(v: Value) -> Result<Request, PyException> {
+        let items = py_iter(v).map_err(|other| {
+            PyException::type_error(format!(
+                "cannot unpack non-iterable {} object",
                 other.type_name()
-            )))
-        }
-    };
-    let kw = match kwds {
-        Value::Dict(d) => {
-            let mut kw = Vec::with_capacity(d.len());
-            for (k, v) in d.into_iter() {
-                match k {
-                    Value::Str(s) => kw.push((s, v)),
-                    _ => return Err(PyException::type_error("keywords must be strings")),
+            ))
+        })?;
+        let n = items.len();
+        let [ident, name, args, kwds]: [Value; 4] = items.try_into().map_err(|_| {
+            PyException::value_error(if n < 4 {
+                format!("not enough values to unpack (expected 4, got {n})")
+            } else {
+                "too many values to unpack (expected 4)".to_string()
+            })
+        })?;
+        Ok(Request {
+            ident,
+            name,
+            args,
+            kwds,
+        })
+    }
+
+    /// The name when it is a `str`.
+    pub fn name_str(&self) -> Option<&str> {
+        self.name.as_str()
+    }
+
+    /// Expands `*args, **kwds`.
+    pub fn take_args(&mut self) -> Result<Args, ArgsError> {
+        let args = std::mem::replace(&mut self.args, Value::None);
+        let kwds = std::mem::replace(&mut self.kwds, Value::None);
+        let pos = py_iter(args).map_err(|other| ArgsError::NotIterable(other.type_name()))?;
+        let kw = match kwds {
+            Value::Dict(d) => {
+                let mut kw = Vec::with_capacity(d.len());
+                for (k, v) in d.into_iter() {
+                    match k {
+                        Value::Str(s) => kw.push((s, v)),
+                        _ => return Err(ArgsError::KeywordsNotStrings),
+                    }
                 }
+                kw
             }
-            kw
-        }
-        other => {
-            return Err(PyException::type_error(format!(
-                "argument after ** must be a mapping, not {}",
-                other.type_name()
-            )))
-        }
-    };
-    Ok(Args { pos, kw })
+            other => return Err(ArgsError::NotMapping(other.type_name())),
+        };
+        Ok(Args { pos, kw })
+    }
 }
 
 #[cfg(test)]
@@ -108,38 +126,57 @@ mod tests {
 
     #[test]
     fn parses_a_method_call() {
-        let r = Request::parse(req(vec![
+        let mut r = Request::parse(req(vec![
             Value::from("7f"),
             Value::from("append"),
             Value::tuple([Value::Int(3)]),
             Value::Dict(Box::default()),
         ]))
         .unwrap();
-        assert_eq!(r.name, "append");
-        assert_eq!(r.args.pos.len(), 1);
+        assert_eq!(r.name_str(), Some("append"));
+        assert_eq!(r.take_args().unwrap().pos.len(), 1);
     }
 
     #[test]
-    fn shape_errors_match_python() {
-        let e = match Request::parse(req(vec![Value::None; 3])) {
-            Err(BadRequest::Unpack(e)) => e,
-            _ => panic!("expected unpack error"),
-        };
+    fn unpacking_is_pythons() {
+        let e = Request::parse(req(vec![Value::None; 3])).unwrap_err();
         assert_eq!(e.message(), "not enough values to unpack (expected 4, got 3)");
-        let e = match Request::parse(Value::Int(1)) {
-            Err(BadRequest::Unpack(e)) => e,
-            _ => panic!("expected unpack error"),
-        };
+        let e = Request::parse(Value::Int(1)).unwrap_err();
         assert_eq!(e.message(), "cannot unpack non-iterable int object");
-        let e = match Request::parse(req(vec![
+        // A 4-character string unpacks into four 1-character strings.
+        let r = Request::parse(Value::from("abcd")).unwrap();
+        assert_eq!(r.name_str(), Some("b"));
+    }
+
+    #[test]
+    fn expansion_errors_name_the_callable_like_python() {
+        let mut r = Request::parse(req(vec![
             Value::None,
             Value::from("dummy"),
             Value::None,
             Value::Dict(Box::default()),
-        ])) {
-            Err(BadRequest::Args { err, .. }) => err,
-            _ => panic!("expected args error"),
-        };
-        assert_eq!(e.message(), "Value after * must be an iterable, not NoneType");
+        ]))
+        .unwrap();
+        let e = r.take_args().unwrap_err();
+        assert_eq!(
+            e.to_exception(None, "x").message(),
+            "Value after * must be an iterable, not NoneType"
+        );
+        assert_eq!(
+            e.to_exception(Some("list.append"), "list.append").message(),
+            "list.append() argument after * must be an iterable, not NoneType"
+        );
+        let mut r = Request::parse(req(vec![
+            Value::None,
+            Value::from("dummy"),
+            Value::from("ab"),
+            Value::Int(5),
+        ]))
+        .unwrap();
+        let e = r.take_args().unwrap_err();
+        assert_eq!(
+            e.to_exception(None, "multiprocessing.managers.Server.dummy").message(),
+            "multiprocessing.managers.Server.dummy() argument after ** must be a mapping, not int"
+        );
     }
 }

@@ -9,14 +9,14 @@
 //! never happened), and any request a pipelining client sent ahead is kept
 //! in order for after the reply.
 
-use crate::args::Args;
+use crate::args::{Args, Sig};
 use crate::connection::{self, Conn, ConnError};
 use crate::objects::{Call, CallCtx, Ret, SharedObject};
 use crate::proxyref;
-use crate::pyexc::{ExcKind, PyException};
+use crate::pyexc::PyException;
 use crate::registry;
 use crate::reply::Reply;
-use crate::request::{BadRequest, Request};
+use crate::request::Request;
 use crate::state::Shared;
 use crate::store::{Entry, NewObject};
 use bytes::Bytes;
@@ -62,27 +62,14 @@ async fn serve(
         let started = Instant::now();
         let (entry, method, args) = match prepare(shared, &frame) {
             Ok(call) => call,
-            Err(reply) => {
+            Err((label, reply)) => {
                 let kind = reply.kind();
                 let n = conn.send(reply).await?;
                 conn.info.count(frame.len(), n);
-                shared.metrics.request("other", kind, started.elapsed(), frame.len(), n);
+                shared.metrics.request(label, kind, started.elapsed(), frame.len(), n);
                 continue;
             }
         };
-        if !entry.is_exposed(&method) || !entry.obj.has_method(&method) {
-            let reply = fallback(&entry, &method, args);
-            let kind = reply.kind();
-            let n = conn.send(reply).await?;
-            conn.info.count(frame.len(), n);
-            let label = if matches!(method.as_str(), "__str__" | "__repr__" | "#GETVALUE") {
-                method.clone()
-            } else {
-                "other".to_string()
-            };
-            shared.metrics.request(&label, kind, started.elapsed(), frame.len(), n);
-            continue;
-        }
         entry.touch(conn.id);
         let ctx = CallCtx {
             conn: conn.id,
@@ -140,81 +127,148 @@ impl Drop for WaitGuard<'_> {
     }
 }
 
-/// Decodes a request and finds its object, or the reply CPython would give.
-fn prepare(shared: &Shared, frame: &[u8]) -> Result<(Arc<Entry>, String, Args), Reply> {
-    let value = connection::decode(shared, frame).map_err(Reply::Traceback)?;
-    let (ident, name, mut args) = match Request::parse(value) {
-        Ok(r) => (r.ident, r.name, r.args),
-        Err(BadRequest::Unpack(e)) | Err(BadRequest::Name(e)) => return Err(Reply::Traceback(e)),
-        // CPython expands `*args, **kwds` inside the call: `#ERROR`, once
-        // the object and method are known to be fine.
-        Err(BadRequest::Args { ident, name, err }) => {
-            let entry = lookup(shared, &ident)?;
-            if !entry.is_exposed(&name) {
-                return Err(not_exposed(&entry, &name));
+/// Decodes a request and finds its object and method, or the reply
+/// CPython's `serve_client` would give, with a bounded metrics label.
+fn prepare(shared: &Shared, frame: &[u8]) -> Result<(Arc<Entry>, String, Args), (&'static str, Reply)> {
+    let other = |r: Reply| ("other", r);
+    let value = connection::decode(shared, frame).map_err(|e| other(Reply::Traceback(e)))?;
+    let mut req = Request::parse(value).map_err(|e| other(Reply::Traceback(e)))?;
+    let entry = lookup(shared, &req.ident).map_err(other)?;
+    let method = match &req.name {
+        Value::Str(s) => s.clone(),
+        v @ (Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::ByteArray(_)) => {
+            // `name in exposed` hashes the name.
+            return Err(other(Reply::Traceback(PyException::type_error(format!(
+                "unhashable type: '{}'",
+                v.type_name()
+            )))));
+        }
+        v => return Err(other(not_exposed(&entry, v))),
+    };
+    if entry.is_exposed(&method) && entry.obj.has_method(&method) {
+        return match req.take_args() {
+            Ok(mut args) => {
+                shared.adopt_proxies(&mut args);
+                Ok((entry, method, args))
             }
-            return Err(Reply::Error(err));
+            // CPython expands `*args, **kwds` inside the call: `#ERROR`.
+            Err(e) => {
+                let callable = format!("{}.{method}", entry.obj.type_name());
+                let label = entry.exposed.iter().find(|m| **m == method).copied().unwrap_or("other");
+                Err((label, Reply::Error(e.to_exception(Some(&callable), &callable))))
+            }
+        };
+    }
+    let Some((label, fallback_name)) = fallback_of(&method) else {
+        return Err(other(not_exposed(&entry, &req.name)));
+    };
+    // CPython reaches the fallback while handling the exposure check's
+    // `AttributeError`, so a failing fallback shows both.
+    let unexposed = not_exposed_error(&entry, &req.name);
+    let args = match req.take_args() {
+        Ok(a) => a,
+        Err(e) => {
+            let callable = format!("multiprocessing.managers.Server.{fallback_name}");
+            let e = e.to_exception(None, &callable).during(unexposed);
+            return Err((label, Reply::Traceback(e)));
         }
     };
-    let entry = lookup(shared, &ident)?;
-    shared.adopt_proxies(&mut args);
-    Ok((entry, name, args))
+    Err((label, fallback(&entry, label, fallback_name, args, unexposed)))
 }
 
 fn lookup(shared: &Shared, ident: &Value) -> Result<Arc<Entry>, Reply> {
     match ident {
+        // CPython's id table holds a malformed sentinel under '0'.
+        Value::Str(id) if id == "0" => Err(Reply::Traceback(PyException::value_error(
+            "not enough values to unpack (expected 3, got 2)",
+        ))),
         Value::Str(id) => shared
             .store
             .get(id)
             .ok_or_else(|| Reply::Traceback(PyException::key_error(ident.clone()))),
-        Value::List(_) | Value::Dict(_) | Value::Set(_) => Err(Reply::Traceback(
+        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::ByteArray(_) => Err(Reply::Traceback(
             PyException::type_error(format!("unhashable type: '{}'", ident.type_name())),
         )),
         other => Err(Reply::Traceback(PyException::key_error(other.clone()))),
     }
 }
 
-/// `__str__`, `__repr__` and `#GETVALUE` are served even when not
-/// exposed; any other unexposed name is CPython's `AttributeError`
-/// traceback.
-fn fallback(entry: &Entry, method: &str, args: Args) -> Reply {
-    let name = match method {
-        "__str__" | "__repr__" | "#GETVALUE" => method,
-        _ => return not_exposed(entry, method),
-    };
-    if !args.is_empty() {
-        return Reply::Traceback(PyException::type_error(format!(
-            "fallback {name}() takes 0 arguments but {} were given",
-            args.pos.len() + args.kw.len()
-        )));
-    }
-    match name {
-        "#GETVALUE" => match entry.obj.get_value() {
-            Ok(v) => Reply::Return(v),
-            Err(text) => Reply::Unserializable(text),
-        },
-        _ => Reply::Return(Value::Str(entry.obj.repr())),
+/// CPython's `fallback_mapping`: served even when not exposed.
+fn fallback_of(method: &str) -> Option<(&'static str, &'static str)> {
+    match method {
+        "__str__" => Some(("__str__", "fallback_str")),
+        "__repr__" => Some(("__repr__", "fallback_repr")),
+        "#GETVALUE" => Some(("#GETVALUE", "fallback_getvalue")),
+        _ => None,
     }
 }
 
-fn not_exposed(entry: &Entry, method: &str) -> Reply {
-    if entry.is_exposed(method) {
-        // Exposed by the typeid but missing on this referent.
-        return Reply::Traceback(PyException::attribute_error(format!(
-            "'{}' object has no attribute '{method}'",
-            entry.obj.type_name()
-        )));
+/// Runs a fallback, called by CPython as `f(self, conn, ident, obj, *args)`.
+fn fallback(
+    entry: &Entry,
+    method: &str,
+    fallback_name: &'static str,
+    args: Args,
+    unexposed: PyException,
+) -> Reply {
+    let sig = Sig::server(
+        match fallback_name {
+            "fallback_str" => "Server.fallback_str",
+            "fallback_repr" => "Server.fallback_repr",
+            _ => "Server.fallback_getvalue",
+        },
+        &[],
+        0,
+        4,
+    );
+    if let Err(e) = args.bind(&sig) {
+        return Reply::Traceback(e.during(unexposed));
     }
-    let exposed: Vec<String> = entry.exposed.iter().map(|m| format!("'{m}'")).collect();
-    Reply::Traceback(PyException::msg(
-        ExcKind::AttributeError,
-        format!(
+    match method {
+        // Pickling the referent fails for locks, queues, ...: CPython sends
+        // the traceback of that failure.
+        "#GETVALUE" => match entry.obj.get_value() {
+            Ok(v) => Reply::Return(v),
+            Err(text) => Reply::Unserializable(PyException::type_error(text).traceback()),
+        },
+        _ => Reply::Return(Value::Str(entry.obj.repr_at(&format!("0x{}", entry.id)))),
+    }
+}
+
+/// CPython's answer to a method it will not call: the `AttributeError` of
+/// the exposure check (or of the missing attribute), then the `KeyError` of
+/// the fallback lookup raised while handling it.
+fn not_exposed(entry: &Entry, method: &Value) -> Reply {
+    let first = not_exposed_error(entry, method);
+    if matches!(method, Value::None) {
+        // CPython's serve_client reports a `None` method name without
+        // trying the fallbacks.
+        return Reply::Traceback(first);
+    }
+    Reply::Traceback(PyException::key_error(method.clone()).during(first))
+}
+
+/// The `AttributeError` of a method that is not exposed or not there.
+fn not_exposed_error(entry: &Entry, method: &Value) -> PyException {
+    let name = method.as_str().unwrap_or("");
+    if method.as_str().is_some() && entry.is_exposed(name) {
+        // Exposed by the typeid but missing on this referent.
+        PyException::attribute_error(format!(
+            "'{}' object has no attribute '{name}'",
+            entry.obj.type_name()
+        ))
+    } else {
+        let mut exposed: Vec<String> = entry.exposed.iter().map(|m| format!("'{m}'")).collect();
+        exposed.dedup_by(|a, b| a == b);
+        exposed.sort();
+        exposed.dedup();
+        PyException::attribute_error(format!(
             "method {} of <class '{}'> object is not in exposed={{{}}}",
-            Value::from(method).repr(),
+            method.repr(),
             entry.obj.type_name(),
             exposed.join(", ")
-        ),
-    ))
+        ))
+    }
 }
 
 /// Stores a method's new object (`dict.__iter__` → `Iterator`) with one

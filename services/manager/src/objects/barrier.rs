@@ -21,7 +21,8 @@
 //!   keep waiting (a replacement party can still complete the barrier).
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{deadline_in, guard, seconds, wait_until};
+use crate::objects::lock::wait::{deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, CallResult, SharedObject};
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::Value;
@@ -62,7 +63,7 @@ fn broken() -> PyException {
 /// `Barrier(parties, action=None, timeout=None)`.
 pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Barrier.__init__", &["parties", "action", "timeout"], 1);
-    let mut b = args.bind(&SIG)?;
+    let mut b = bind_method(&SIG, args)?;
     let parties = match b.req(0) {
         Value::Int(n) if n >= 1 => n as u64,
         Value::Bool(true) => 1,
@@ -237,7 +238,11 @@ impl Barrier {
         let s = guard(&self.state);
         match name {
             "parties" => Ok(index_value(self.parties)),
-            "n_waiting" => Ok(index_value(if s.phase == Phase::Filling { s.count } else { 0 })),
+            "n_waiting" => Ok(index_value(if s.phase == Phase::Filling {
+                s.count
+            } else {
+                0
+            })),
             "broken" => Ok(Value::Bool(s.phase == Phase::Broken)),
             other => Err(PyException::attribute_error(format!(
                 "'Barrier' object has no attribute '{other}'"
@@ -275,7 +280,7 @@ impl SharedObject for Barrier {
             "__getattribute__" => self.get_attribute(args).into(),
             "wait" => {
                 const SIG: Sig = Sig::py("Barrier.wait", &["timeout"], 0);
-                match args.bind(&SIG) {
+                match bind_method(&SIG, args) {
                     Ok(mut b) => {
                         let timeout = b.take(0).filter(|t| !matches!(t, Value::None));
                         Call::wait(self.wait(timeout))
@@ -283,15 +288,13 @@ impl SharedObject for Barrier {
                     Err(e) => Call::err(e),
                 }
             }
-            "abort" => args
-                .none("Barrier.abort")
+            "abort" => no_args("Barrier.abort", args)
                 .map(|()| {
                     self.set_phase(&mut guard(&self.state), Phase::Broken);
                     Value::None
                 })
                 .into(),
-            "reset" => args
-                .none("Barrier.reset")
+            "reset" => no_args("Barrier.reset", args)
                 .map(|()| {
                     self.reset();
                     Value::None
@@ -310,7 +313,11 @@ impl SharedObject for Barrier {
         if s.phase == Phase::Broken {
             return "<threading.Barrier: broken>".into();
         }
-        let waiting = if s.phase == Phase::Filling { s.count } else { 0 };
+        let waiting = if s.phase == Phase::Filling {
+            s.count
+        } else {
+            0
+        };
         format!("<threading.Barrier: waiters={waiting}/{}>", self.parties)
     }
 
@@ -357,7 +364,11 @@ mod tests {
     #[test]
     fn construction_follows_cpython_where_it_can() {
         let err = |args| make(args).map(|_| Value::None);
-        assert_exc(err(vec![Value::Int(0)]), ExcKind::ValueError, "parties must be > 0");
+        assert_exc(
+            err(vec![Value::Int(0)]),
+            ExcKind::ValueError,
+            "parties must be > 0",
+        );
         assert!(err(vec![]).unwrap_err().message().contains("'parties'"));
         let action = err(vec![Value::Int(2), Value::global("builtins", "print")]);
         assert_eq!(action.unwrap_err().kind, ExcKind::NotImplementedError);
@@ -441,7 +452,10 @@ mod tests {
         broken_error(joined(spawn(&b, 1, "wait", vec![Value::None])).await);
         // A bad timeout is only looked at by a party that must wait.
         let b = make(vec![Value::Int(1), Value::None, Value::str("x")]).unwrap();
-        assert_eq!(joined(spawn(&b, 1, "wait", vec![])).await.unwrap(), Value::Int(0));
+        assert_eq!(
+            joined(spawn(&b, 1, "wait", vec![])).await.unwrap(),
+            Value::Int(0)
+        );
         let b = make(vec![Value::Int(2)]).unwrap();
         assert_exc(
             joined(spawn(&b, 1, "wait", vec![Value::str("x")])).await,
@@ -468,7 +482,10 @@ mod tests {
         // Gone after being released but before leaving: the barrier must
         // still finish draining, or the next round would hang.
         let released = pending(b.call(&c1, "wait", Args::default())).await;
-        assert_eq!(finish(b.call(&c2, "wait", Args::default())).await.unwrap(), Value::Int(1));
+        assert_eq!(
+            finish(b.call(&c2, "wait", Args::default())).await.unwrap(),
+            Value::Int(1)
+        );
         drop(released);
         let x = spawn(&b, 1, "wait", vec![]);
         let y = spawn(&b, 2, "wait", vec![]);

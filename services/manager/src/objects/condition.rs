@@ -21,8 +21,9 @@
 //! would have re-acquired it is gone.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, guard, seconds};
+use crate::objects::lock::wait::{compare_error, guard, no_args, seconds};
 use crate::objects::lock::{LockObject, LockRef};
+use crate::objects::seq::bind_method;
 use crate::objects::{duration, Call, CallCtx, SharedObject};
 use crate::proxyref;
 use crate::pyexc::PyException;
@@ -33,7 +34,14 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-pub const EXPOSED: &[&str] = &["acquire", "release", "locked", "wait", "notify", "notify_all"];
+pub const EXPOSED: &[&str] = &[
+    "acquire",
+    "release",
+    "locked",
+    "wait",
+    "notify",
+    "notify_all",
+];
 
 /// The FIFO of waiting `wait` calls.
 #[derive(Default)]
@@ -52,7 +60,7 @@ pub struct Condition {
 /// `Condition(lock=None)`.
 pub fn create(ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Condition.__init__", &["lock"], 0);
-    let (lock, lock_id) = match args.bind(&SIG)?.take(0) {
+    let (lock, lock_id) = match bind_method(&SIG, args)?.take(0) {
         None | Some(Value::None) => (LockRef::new_rlock(), None),
         Some(v) => resolve_lock(ctx, &v)?,
     };
@@ -137,7 +145,9 @@ impl Condition {
     fn wake(&self, mut n: u64) {
         let mut w = guard(&self.waiters);
         while n > 0 {
-            let Some((_, tx)) = w.queue.pop_front() else { break };
+            let Some((_, tx)) = w.queue.pop_front() else {
+                break;
+            };
             if tx.send(()).is_ok() {
                 n -= 1;
             }
@@ -151,12 +161,14 @@ impl Condition {
     /// `wait(timeout=None)`.
     fn wait(&self, conn: ConnId, args: Args) -> Call<'_> {
         const SIG: Sig = Sig::py("Condition.wait", &["timeout"], 0);
-        let timeout = match args.bind(&SIG) {
+        let timeout = match bind_method(&SIG, args) {
             Ok(mut b) => b.take(0).filter(|t| !matches!(t, Value::None)),
             Err(e) => return Call::err(e),
         };
         if !self.lock.is_owned(conn) {
-            return Call::err(PyException::runtime_error("cannot wait on un-acquired lock"));
+            return Call::err(PyException::runtime_error(
+                "cannot wait on un-acquired lock",
+            ));
         }
         // CPython evaluates `timeout > 0` only after releasing the lock and
         // re-acquires it before raising; checking first looks the same.
@@ -220,7 +232,9 @@ impl Condition {
         if self.lock.is_owned(conn) {
             Ok(())
         } else {
-            Err(PyException::runtime_error("cannot notify on un-acquired lock"))
+            Err(PyException::runtime_error(
+                "cannot notify on un-acquired lock",
+            ))
         }
     }
 
@@ -228,7 +242,7 @@ impl Condition {
     /// is only looked at when somebody waits, and a float counts up.
     fn notify(&self, conn: ConnId, args: Args) -> Result<Value, PyException> {
         const SIG: Sig = Sig::py("Condition.notify", &["n"], 0);
-        let n = args.bind(&SIG)?.take(0).unwrap_or(Value::Int(1));
+        let n = bind_method(&SIG, args)?.take(0).unwrap_or(Value::Int(1));
         self.check_notify(conn)?;
         if self.waiting() == 0 {
             return Ok(Value::None);
@@ -256,8 +270,7 @@ impl SharedObject for Condition {
             "locked" => self.lock.locked_call(args).into(),
             "wait" => self.wait(ctx.conn, args),
             "notify" => self.notify(ctx.conn, args).into(),
-            "notify_all" => args
-                .none("Condition.notify_all")
+            "notify_all" => no_args("Condition.notify_all", args)
                 .and_then(|()| self.check_notify(ctx.conn))
                 .map(|()| {
                     self.wake(u64::MAX);
@@ -343,14 +356,20 @@ mod tests {
         );
         assert_eq!(now(&c, 2, "locked", vec![]).unwrap(), t());
         // Nobody waits: a bad `n` is not even looked at (3.11 loop).
-        assert_eq!(now(&c, 1, "notify", vec![Value::str("x")]).unwrap(), Value::None);
+        assert_eq!(
+            now(&c, 1, "notify", vec![Value::str("x")]).unwrap(),
+            Value::None
+        );
         assert_eq!(now(&c, 1, "wait", vec![Value::Int(0)]).unwrap(), f());
         assert_eq!(now(&c, 1, "wait", vec![Value::Int(-1)]).unwrap(), f());
         assert_eq!(
             c.repr(),
             "<Condition(<locked _thread.RLock object owner=1 count=1>, 0)>"
         );
-        assert_eq!(c.get_value().unwrap_err(), "cannot pickle '_thread.RLock' object");
+        assert_eq!(
+            c.get_value().unwrap_err(),
+            "cannot pickle '_thread.RLock' object"
+        );
         let started = std::time::Instant::now();
         let store = Store::new(16);
         let c1 = CallCtx {
@@ -369,11 +388,10 @@ mod tests {
     async fn wait_releases_fully_and_restores_the_recursion_level() {
         let c = own_rlock();
         let store = Store::new(16);
-        let ctx = |conn| CallCtx {
-            conn,
+        let c1 = CallCtx {
+            conn: 1,
             store: &store,
         };
-        let (c1, c2) = (ctx(1), ctx(2));
         now(&c, 1, "acquire", vec![t()]).unwrap();
         now(&c, 1, "acquire", vec![]).unwrap();
         let waiter = pending(c.call(&c1, "wait", Args::new(vec![Value::None]))).await;
@@ -387,7 +405,6 @@ mod tests {
         now(&c, 1, "release", vec![]).unwrap();
         now(&c, 1, "release", vec![]).unwrap();
         assert!(now(&c, 1, "release", vec![]).is_err());
-        drop(c2);
     }
 
     #[tokio::test]
@@ -410,7 +427,11 @@ mod tests {
         assert_eq!(c.waiting(), 1);
         c.lock.release(4).unwrap();
         let mut waits = waits.into_iter();
-        let (a, b, last) = (waits.next().unwrap(), waits.next().unwrap(), waits.next().unwrap());
+        let (a, b, last) = (
+            waits.next().unwrap(),
+            waits.next().unwrap(),
+            waits.next().unwrap(),
+        );
         // The first two were notified; each re-acquires in turn.
         assert_eq!(finish(Call::Wait(a)).await.unwrap(), t());
         c.lock.release(1).unwrap();
@@ -457,11 +478,10 @@ mod tests {
     #[tokio::test]
     async fn a_lock_proxy_of_this_manager_backs_the_condition() {
         let store = Store::new(16);
-        let ctx = |conn| CallCtx {
-            conn,
+        let c1 = CallCtx {
+            conn: 1,
             store: &store,
         };
-        let (c1, c2) = (ctx(1), ctx(2));
         let lock = create_lock(&c1, Args::default()).unwrap();
         let entry = store
             .insert(NewObject {
@@ -476,7 +496,10 @@ mod tests {
         let mut refs = Vec::new();
         cond.refs(&mut refs);
         assert_eq!(refs, vec![entry.id.clone()]);
-        assert_eq!(cond.get_value().unwrap_err(), "cannot pickle '_thread.lock' object");
+        assert_eq!(
+            cond.get_value().unwrap_err(),
+            "cannot pickle '_thread.lock' object"
+        );
         // Acquiring the condition locks the Lock object itself.
         assert_eq!(now(cond.as_ref(), 1, "acquire", vec![t()]).unwrap(), t());
         assert_eq!(now(lock.as_ref(), 2, "locked", vec![]).unwrap(), t());
@@ -489,7 +512,6 @@ mod tests {
         now(lock.as_ref(), 2, "release", vec![]).unwrap();
         assert_eq!(finish(Call::Wait(waiter)).await.unwrap(), t());
         assert_eq!(now(lock.as_ref(), 2, "locked", vec![]).unwrap(), t());
-        drop(c2);
     }
 
     #[test]
@@ -520,6 +542,9 @@ mod tests {
         assert!(refused(proxy("Event", &list.id)).contains("a 'Event' proxy"));
         // `Condition(None)` and `Condition()` make their own RLock.
         let own = create(&ctx, Args::new(vec![Value::None])).unwrap();
-        assert_eq!(own.get_value().unwrap_err(), "cannot pickle '_thread.RLock' object");
+        assert_eq!(
+            own.get_value().unwrap_err(),
+            "cannot pickle '_thread.RLock' object"
+        );
     }
 }

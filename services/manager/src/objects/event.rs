@@ -8,7 +8,8 @@
 //! the flag is set or the count moved since it started waiting.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, deadline_in, guard, seconds, wait_until};
+use crate::objects::lock::wait::{compare_error, deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::pyexc::PyException;
 use mpcluster_wire::Value;
@@ -32,7 +33,7 @@ pub struct Event {
 }
 
 pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
-    args.none("Event.__init__")?;
+    no_args("Event.__init__", args)?;
     Ok(Arc::new(Event::default()))
 }
 
@@ -51,7 +52,7 @@ impl Event {
     /// `Condition.wait` then only polls).
     fn wait(&self, args: Args) -> Call<'_> {
         const SIG: Sig = Sig::py("Event.wait", &["timeout"], 0);
-        let timeout = match args.bind(&SIG) {
+        let timeout = match bind_method(&SIG, args) {
             Ok(mut b) => b.take(0).filter(|t| !matches!(t, Value::None)),
             Err(e) => return Call::err(e),
         };
@@ -66,7 +67,9 @@ impl Event {
             None => None,
             Some(t) => match seconds(t) {
                 None => return Call::err(compare_error(">", t)),
-                Some(secs) if secs.is_nan() || secs <= 0.0 => return Call::value(Value::Bool(false)),
+                Some(secs) if secs.is_nan() || secs <= 0.0 => {
+                    return Call::value(Value::Bool(false))
+                }
                 Some(secs) => Some(deadline_in(secs)),
             },
         };
@@ -87,19 +90,16 @@ impl SharedObject for Event {
 
     fn call<'a>(&'a self, _ctx: &'a CallCtx<'a>, method: &str, args: Args) -> Call<'a> {
         match method {
-            "is_set" => args
-                .none("Event.is_set")
+            "is_set" => no_args("Event.is_set", args)
                 .map(|()| Value::Bool(guard(&self.flag).set))
                 .into(),
-            "set" => args
-                .none("Event.set")
+            "set" => no_args("Event.set", args)
                 .map(|()| {
                     self.set();
                     Value::None
                 })
                 .into(),
-            "clear" => args
-                .none("Event.clear")
+            "clear" => no_args("Event.clear", args)
                 .map(|()| {
                     guard(&self.flag).set = false;
                     Value::None
@@ -114,7 +114,11 @@ impl SharedObject for Event {
 
     /// CPython's `<threading.Event at 0x...: set>` without the address.
     fn repr(&self) -> String {
-        let state = if guard(&self.flag).set { "set" } else { "unset" };
+        let state = if guard(&self.flag).set {
+            "set"
+        } else {
+            "unset"
+        };
         format!("<threading.Event: {state}>")
     }
 
@@ -162,6 +166,17 @@ mod tests {
         assert_eq!(now(&e, 1, "wait", vec![Value::str("x")]).unwrap(), t());
         now(&e, 2, "clear", vec![]).unwrap();
         assert_eq!(now(&e, 1, "is_set", vec![]).unwrap(), f());
+        // Python methods count `self` in their messages (CPython 3.11).
+        assert_exc(
+            now(&e, 1, "set", vec![Value::Int(1)]),
+            ExcKind::TypeError,
+            "Event.set() takes 1 positional argument but 2 were given",
+        );
+        assert_exc(
+            now(&e, 1, "wait", vec![Value::Int(1), Value::Int(2)]),
+            ExcKind::TypeError,
+            "Event.wait() takes from 1 to 2 positional arguments but 3 were given",
+        );
     }
 
     #[tokio::test]

@@ -103,7 +103,9 @@ impl ReentrantLock {
         let held = {
             let mut s = guard(&self.state);
             if s.owner != Some(conn) || s.count == 0 {
-                return Err(PyException::runtime_error("cannot release un-acquired lock"));
+                return Err(PyException::runtime_error(
+                    "cannot release un-acquired lock",
+                ));
             }
             let held = s.count;
             s.count = if full { 0 } else { held - 1 };
@@ -224,7 +226,9 @@ impl LockRef {
             return Call::value(Value::Bool(true));
         }
         let deadline = match mode {
+            // A zero timeout only tries, like a non-blocking call.
             Mode::Try => return Call::value(Value::Bool(false)),
+            Mode::For(secs) if secs <= 0.0 => return Call::value(Value::Bool(false)),
             Mode::Forever => None,
             Mode::For(secs) => Some(deadline_in(secs)),
         };
@@ -254,12 +258,20 @@ impl LockRef {
     pub(crate) fn repr(&self) -> String {
         match self {
             LockRef::Lock(l) => {
-                let state = if *guard(&l.locked) { "locked" } else { "unlocked" };
+                let state = if *guard(&l.locked) {
+                    "locked"
+                } else {
+                    "unlocked"
+                };
                 format!("<{state} _thread.lock object>")
             }
             LockRef::RLock(r) => {
                 let s = guard(&r.state);
-                let state = if s.owner.is_some() { "locked" } else { "unlocked" };
+                let state = if s.owner.is_some() {
+                    "locked"
+                } else {
+                    "unlocked"
+                };
                 format!(
                     "<{state} _thread.RLock object owner={} count={}>",
                     s.owner.unwrap_or(0),
@@ -342,8 +354,8 @@ impl SharedObject for LockObject {
 #[cfg(test)]
 mod tests {
     use super::wait::testing::*;
-    use crate::pyexc::ExcKind;
     use super::*;
+    use crate::pyexc::ExcKind;
     use crate::store::Store;
     use std::time::Duration;
 
@@ -396,8 +408,10 @@ mod tests {
         assert_eq!(got.await.unwrap(), f());
         assert!(started.elapsed() >= Duration::from_millis(50));
         // A zero timeout only tries.
-        let got = finish(lock.call(&ctx, "acquire", Args::new(vec![t(), Value::Int(0)])));
-        assert_eq!(got.await.unwrap(), f());
+        assert_eq!(
+            now(lock.as_ref(), 2, "acquire", vec![t(), Value::Int(0)]).unwrap(),
+            f()
+        );
     }
 
     #[tokio::test]

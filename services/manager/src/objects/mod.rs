@@ -125,6 +125,13 @@ pub trait SharedObject: Send + Sync + 'static {
     /// `repr(referent)`, the `__repr__`/`__str__` fallbacks and `debug_info`.
     fn repr(&self) -> String;
 
+    /// `repr(referent)` for kinds whose CPython repr shows the object's
+    /// address (`<queue.Queue object at 0x7f..>`): `addr` stands in for it
+    /// (`0x` and the object id). Defaults to [`repr`](Self::repr).
+    fn repr_at(&self, _addr: &str) -> String {
+        self.repr()
+    }
+
     /// `#GETVALUE`: the referent by value, or why it cannot be pickled (the
     /// `#UNSERIALIZABLE` text, e.g. `cannot pickle '_thread.lock' object`).
     fn get_value(&self) -> Result<Value, String>;

@@ -15,7 +15,8 @@
 //! `queue.ShutDown` it leads to, and only they call it.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, deadline_in, guard, seconds, wait_until};
+use crate::objects::lock::wait::{compare_error, deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::proxyref;
 use crate::pyexc::{ExcKind, PyException};
@@ -58,7 +59,7 @@ pub struct Queue {
 /// `Queue(maxsize=0)`.
 pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Queue.__init__", &["maxsize"], 0);
-    let maxsize = match args.bind(&SIG)?.take(0) {
+    let maxsize = match bind_method(&SIG, args)?.take(0) {
         None => 0,
         Some(v) => bound(&v)?,
     };
@@ -203,7 +204,9 @@ impl Queue {
     fn task_done(&self) -> Result<Value, PyException> {
         let mut s = guard(&self.state);
         if s.unfinished == 0 {
-            return Err(PyException::value_error("task_done() called too many times"));
+            return Err(PyException::value_error(
+                "task_done() called too many times",
+            ));
         }
         s.unfinished -= 1;
         if s.unfinished == 0 {
@@ -255,7 +258,7 @@ impl SharedObject for Queue {
         let not_none = |v: Option<Value>| v.filter(|t| !matches!(t, Value::None));
         let len = || guard(&self.state).items.len();
         match method {
-            "put" => match args.bind(&PUT) {
+            "put" => match bind_method(&PUT, args) {
                 Ok(mut b) => {
                     let item = b.req(0);
                     let block = b.take(1).map_or(true, |v| v.truthy());
@@ -263,43 +266,38 @@ impl SharedObject for Queue {
                 }
                 Err(e) => Call::err(e),
             },
-            "put_nowait" => match args.bind(&PUT_NOWAIT) {
+            "put_nowait" => match bind_method(&PUT_NOWAIT, args) {
                 Ok(mut b) => self.put(b.req(0), false, None),
                 Err(e) => Call::err(e),
             },
-            "get" => match args.bind(&GET) {
+            "get" => match bind_method(&GET, args) {
                 Ok(mut b) => {
                     let block = b.take(0).map_or(true, |v| v.truthy());
                     self.get(block, not_none(b.take(1)))
                 }
                 Err(e) => Call::err(e),
             },
-            "get_nowait" => match args.none("Queue.get_nowait") {
+            "get_nowait" => match no_args("Queue.get_nowait", args) {
                 Ok(()) => self.get(false, None),
                 Err(e) => Call::err(e),
             },
-            "qsize" => args
-                .none("Queue.qsize")
+            "qsize" => no_args("Queue.qsize", args)
                 .map(|()| Value::Int(i64::try_from(len()).unwrap_or(i64::MAX)))
                 .into(),
-            "empty" => args
-                .none("Queue.empty")
+            "empty" => no_args("Queue.empty", args)
                 .map(|()| Value::Bool(len() == 0))
                 .into(),
-            "full" => args
-                .none("Queue.full")
+            "full" => no_args("Queue.full", args)
                 .map(|()| Value::Bool(self.is_full(&guard(&self.state))))
                 .into(),
-            "task_done" => args
-                .none("Queue.task_done")
+            "task_done" => no_args("Queue.task_done", args)
                 .and_then(|()| self.task_done())
                 .into(),
-            "join" => match args.none("Queue.join") {
+            "join" => match no_args("Queue.join", args) {
                 Ok(()) => self.join(),
                 Err(e) => Call::err(e),
             },
-            "shutdown" => args
-                .bind(&SHUTDOWN)
+            "shutdown" => bind_method(&SHUTDOWN, args)
                 .map(|mut b| {
                     self.shutdown(b.take(0).is_some_and(|v| v.truthy()));
                     Value::None
@@ -339,8 +337,8 @@ impl SharedObject for Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
     use crate::objects::lock::wait::testing::*;
+    use crate::store::Store;
     use mpcluster_wire::Object;
 
     fn make(args: Vec<Value>) -> Arc<dyn SharedObject> {
@@ -383,7 +381,10 @@ mod tests {
         assert_eq!(now(q, 2, "get", vec![]).unwrap(), int(1));
         assert_eq!(now(q, 2, "get_nowait", vec![]).unwrap(), int(2));
         assert_eq!(q.repr(), "<queue.Queue object>");
-        assert_eq!(q.get_value().unwrap_err(), "cannot pickle '_thread.lock' object");
+        assert_eq!(
+            q.get_value().unwrap_err(),
+            "cannot pickle '_thread.lock' object"
+        );
         assert_exc(
             now(q, 1, "put", vec![]),
             ExcKind::TypeError,
@@ -401,7 +402,13 @@ mod tests {
         let q = unbounded.as_ref();
         // An unbounded put ignores its timeout entirely.
         now(q, 1, "put", vec![int(1), t(), int(-1)]).unwrap();
-        now_args(q, 1, "put", kw(vec![int(2)], &[("timeout", Value::str("x"))])).unwrap();
+        now_args(
+            q,
+            1,
+            "put",
+            kw(vec![int(2)], &[("timeout", Value::str("x"))]),
+        )
+        .unwrap();
         // `get` checks it even when an item is there...
         assert_exc(
             now(q, 1, "get", vec![t(), int(-1)]),
@@ -417,7 +424,12 @@ mod tests {
         assert_eq!(now(q, 1, "get", vec![f(), int(-1)]).unwrap(), int(1));
         let bounded = make(vec![int(5)]);
         assert_exc(
-            now(bounded.as_ref(), 1, "put", vec![int(1), t(), Value::Float(-0.5)]),
+            now(
+                bounded.as_ref(),
+                1,
+                "put",
+                vec![int(1), t(), Value::Float(-0.5)],
+            ),
             ExcKind::ValueError,
             "'timeout' must be a non-negative number",
         );
@@ -455,7 +467,7 @@ mod tests {
 
     #[tokio::test]
     async fn waiting_getters_and_putters_are_served_in_order() {
-        let q = make(vec![int(1)]);
+        let q = make(vec![]);
         let store = Store::new(16);
         let ctx = |conn| CallCtx {
             conn,
@@ -469,6 +481,7 @@ mod tests {
         assert_eq!(finish(Call::Wait(first)).await.unwrap(), Value::str("a"));
         assert_eq!(finish(Call::Wait(second)).await.unwrap(), Value::str("b"));
         // A full bounded queue makes putters wait for room.
+        let q = make(vec![int(1)]);
         now(q.as_ref(), 3, "put", vec![int(1)]).unwrap();
         let putter = pending(q.call(&c3, "put", Args::new(vec![int(2)]))).await;
         assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(1));
@@ -498,7 +511,10 @@ mod tests {
         let putter = pending(q.call(&c3, "put", Args::new(vec![int(2)]))).await;
         drop(putter);
         assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(1));
-        bare(now(q.as_ref(), 1, "get_nowait", vec![]), ExcKind::QueueEmpty);
+        bare(
+            now(q.as_ref(), 1, "get_nowait", vec![]),
+            ExcKind::QueueEmpty,
+        );
     }
 
     #[tokio::test]
@@ -509,7 +525,10 @@ mod tests {
             conn: 1,
             store: &store,
         };
-        assert_eq!(finish(q.call(&c1, "join", Args::default())).await.unwrap(), Value::None);
+        assert_eq!(
+            finish(q.call(&c1, "join", Args::default())).await.unwrap(),
+            Value::None
+        );
         now(q.as_ref(), 2, "put", vec![int(1)]).unwrap();
         now(q.as_ref(), 2, "put", vec![int(2)]).unwrap();
         let mut join = pending(q.call(&c1, "join", Args::default())).await;
@@ -541,9 +560,18 @@ mod tests {
         let waiting_put = pending(q.call(&c2, "put", Args::new(vec![int(2)]))).await;
         now(q.as_ref(), 3, "shutdown", vec![]).unwrap();
         now(getter.as_ref(), 3, "shutdown", vec![]).unwrap();
-        bare(finish(Call::Wait(waiting_get)).await, ExcKind::QueueShutDown);
-        bare(finish(Call::Wait(waiting_put)).await, ExcKind::QueueShutDown);
-        bare(now(q.as_ref(), 3, "put_nowait", vec![int(3)]), ExcKind::QueueShutDown);
+        bare(
+            finish(Call::Wait(waiting_get)).await,
+            ExcKind::QueueShutDown,
+        );
+        bare(
+            finish(Call::Wait(waiting_put)).await,
+            ExcKind::QueueShutDown,
+        );
+        bare(
+            now(q.as_ref(), 3, "put_nowait", vec![int(3)]),
+            ExcKind::QueueShutDown,
+        );
         // Not immediate: what is queued can still be taken.
         assert_eq!(now(q.as_ref(), 3, "get", vec![]).unwrap(), int(1));
         bare(now(q.as_ref(), 3, "get", vec![]), ExcKind::QueueShutDown);

@@ -9,7 +9,8 @@
 //! typeids, as CPython's `AcquirerProxy` does, including 3.14's `locked`.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, deadline_in, guard, seconds, wait_until};
+use crate::objects::lock::wait::{compare_error, deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::Value;
@@ -30,13 +31,13 @@ pub struct Semaphore {
 
 pub fn create_semaphore(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Semaphore.__init__", &["value"], 0);
-    let value = initial_value(args.bind(&SIG)?.take(0))?;
+    let value = initial_value(bind_method(&SIG, args)?.take(0))?;
     Ok(Arc::new(Semaphore::new(value, false)))
 }
 
 pub fn create_bounded(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("BoundedSemaphore.__init__", &["value"], 0);
-    let value = initial_value(args.bind(&SIG)?.take(0))?;
+    let value = initial_value(bind_method(&SIG, args)?.take(0))?;
     Ok(Arc::new(Semaphore::new(value, true)))
 }
 
@@ -88,7 +89,7 @@ impl Semaphore {
     /// `acquire(blocking=True, timeout=None)` as `threading.Semaphore`.
     fn acquire(&self, args: Args) -> Call<'_> {
         const SIG: Sig = Sig::py("Semaphore.acquire", &["blocking", "timeout"], 0);
-        let mut b = match args.bind(&SIG) {
+        let mut b = match bind_method(&SIG, args) {
             Ok(b) => b,
             Err(e) => return Call::err(e),
         };
@@ -136,11 +137,14 @@ impl Semaphore {
         } else {
             Sig::py("Semaphore.release", &["n"], 0)
         };
-        let n = args.bind(&sig)?.take(0).unwrap_or(Value::Int(1));
+        let n = bind_method(&sig, args)?.take(0).unwrap_or(Value::Int(1));
         let one_or_more = || PyException::value_error("n must be one or more");
         let too_many = || PyException::value_error("Semaphore released too many times");
         let n: u64 = match &n {
-            Value::Int(i) => u64::try_from(*i).ok().filter(|n| *n >= 1).ok_or_else(one_or_more)?,
+            Value::Int(i) => u64::try_from(*i)
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(one_or_more)?,
             Value::Bool(true) => 1,
             Value::Bool(false) => return Err(one_or_more()),
             Value::BigInt(b) if b.sign() == num_bigint::Sign::Minus => return Err(one_or_more()),
@@ -185,8 +189,7 @@ impl SharedObject for Semaphore {
             "release" => self.release(args).into(),
             // 3.14's `multiprocessing.Semaphore.locked()`: the counter is 0
             // (`threading.Semaphore` has none, spec 9.6).
-            "locked" => args
-                .none("Semaphore.locked")
+            "locked" => no_args("Semaphore.locked", args)
                 .map(|()| Value::Bool(*guard(&self.value) == 0))
                 .into(),
             other => Call::err(PyException::attribute_error(format!(
@@ -303,7 +306,13 @@ mod tests {
         );
         // A negative timeout gives up at once.
         assert_eq!(
-            now_args(sem, 1, "acquire", kw(vec![], &[("timeout", Value::Int(-3))])).unwrap(),
+            now_args(
+                sem,
+                1,
+                "acquire",
+                kw(vec![], &[("timeout", Value::Int(-3))])
+            )
+            .unwrap(),
             f()
         );
         // A failed bounded release changes nothing.

@@ -84,77 +84,9 @@ fn collect(items: Vec<Value>) -> Result<Set, PyException> {
     Ok(Set::from_values(items)?)
 }
 
-/// A set used as a lookup key: CPython's `set_contains`, `remove` and
-/// `discard` retry an unhashable `set` as the equal `frozenset`.
-fn lookup_key(v: Value) -> Value {
-    match v {
-        Value::Set(s) => Value::FrozenSet(s),
-        other => other,
-    }
-}
+mod algebra;
 
-/// The binary operations.
-#[derive(Clone, Copy)]
-enum Op {
-    And,
-    Or,
-    Sub,
-    Xor,
-}
-
-impl Op {
-    fn symbol(self) -> &'static str {
-        match self {
-            Op::And => "&",
-            Op::Or => "|",
-            Op::Sub => "-",
-            Op::Xor => "^",
-        }
-    }
-
-    /// `a op b`, members of `a` first.
-    fn apply(self, a: &Set, b: &Set) -> Result<Set, PyException> {
-        let mut out = Set::new();
-        match self {
-            Op::And => {
-                for v in a.iter() {
-                    if b.contains(v)? {
-                        out.insert(v.clone())?;
-                    }
-                }
-            }
-            Op::Or => {
-                for v in a.iter().chain(b.iter()) {
-                    out.insert(v.clone())?;
-                }
-            }
-            Op::Sub => {
-                for v in a.iter() {
-                    if !b.contains(v)? {
-                        out.insert(v.clone())?;
-                    }
-                }
-            }
-            Op::Xor => {
-                for v in a.iter() {
-                    if !b.contains(v)? {
-                        out.insert(v.clone())?;
-                    }
-                }
-                for v in b.iter() {
-                    if !a.contains(v)? {
-                        out.insert(v.clone())?;
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-fn is_subset(a: &Set, b: &Set) -> bool {
-    a.len() <= b.len() && a.iter().all(|v| b.contains(v).unwrap_or(false))
-}
+use algebra::{is_subset, lookup_key, Op};
 
 impl SetObject {
     pub fn new(set: Set) -> Self {

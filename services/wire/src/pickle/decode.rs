@@ -5,14 +5,14 @@
 //! memo rules, but every "object" is a node of the arena (`arena.rs`):
 //! globals are names, calls are recorded (`REDUCE`, `NEWOBJ`, `INST`, …),
 //! and the few calls that build built-in values become those values
-//! (`known.rs`). At `STOP` the graph is handed to `convert.rs`.
+//! (`known.rs`). At `STOP` the graph is handed to `convert.rs`. The stack,
+//! memo and operand helpers the `match` calls are in `ops.rs`.
 //!
 //! Stack discipline follows `_pickle.c`: `MARK` fences the stack, an opcode
 //! may only pop items above the latest fence (else [`PickleError::StackUnderflow`]),
 //! and `POP` on an empty fenced stack removes the mark instead.
 
 use super::arena::{Budget, Head, Node, NodeId, ObjNode};
-use super::compat::fix_import;
 use super::error::PickleError;
 use super::known::native_reduce;
 use super::opcode::{self as op, name};
@@ -20,23 +20,22 @@ use super::reader::Reader;
 use super::text::{self, UnicodeError};
 use super::Limits;
 use crate::Value;
-use num_bigint::BigInt;
 use std::collections::HashMap;
 
 /// The unpickler state for one pickle.
 pub(crate) struct Machine<'a> {
-    r: Reader<'a>,
-    max_len: usize,
+    pub(super) r: Reader<'a>,
+    pub(super) max_len: usize,
     pub(crate) nodes: Vec<Node>,
-    stack: Vec<NodeId>,
-    marks: Vec<usize>,
-    memo: HashMap<u64, NodeId>,
+    pub(super) stack: Vec<NodeId>,
+    pub(super) marks: Vec<usize>,
+    pub(super) memo: HashMap<u64, NodeId>,
     pub(crate) proto: u8,
     pub(crate) budget: Budget,
     /// Offset of the opcode being run, for errors.
-    at: usize,
+    pub(super) at: usize,
     /// Name of the opcode being run, for errors.
-    opname: &'static str,
+    pub(super) opname: &'static str,
 }
 
 impl<'a> Machine<'a> {
@@ -383,302 +382,9 @@ impl<'a> Machine<'a> {
         }
         Ok(())
     }
-
-    // ---- stack ----
-
-    /// The fence of the stack: items below it belong to an outer mark.
-    fn fence(&self) -> usize {
-        self.marks.last().copied().unwrap_or(0)
-    }
-
-    fn underflow(&self) -> PickleError {
-        PickleError::StackUnderflow {
-            opcode: self.opname,
-            offset: self.at,
-        }
-    }
-
-    fn pop(&mut self) -> Result<NodeId, PickleError> {
-        if self.stack.len() <= self.fence() {
-            return Err(self.underflow());
-        }
-        self.stack.pop().ok_or_else(|| self.underflow())
-    }
-
-    fn top(&self) -> Result<NodeId, PickleError> {
-        if self.stack.len() <= self.fence() {
-            return Err(self.underflow());
-        }
-        self.stack.last().copied().ok_or_else(|| self.underflow())
-    }
-
-    fn pop_n(&mut self, n: usize) -> Result<Vec<NodeId>, PickleError> {
-        if self.stack.len() < self.fence() + n {
-            return Err(self.underflow());
-        }
-        let at = self.stack.len() - n;
-        Ok(self.stack.split_off(at))
-    }
-
-    /// Removes the latest mark, returning the stack height it recorded.
-    fn marker(&mut self) -> Result<usize, PickleError> {
-        self.marks.pop().ok_or(PickleError::MarkMissing {
-            opcode: self.opname,
-            offset: self.at,
-        })
-    }
-
-    /// The items pushed since the latest mark, which is removed.
-    fn pop_mark(&mut self) -> Result<Vec<NodeId>, PickleError> {
-        let mark = self.marker()?;
-        // Pops never go below the fence, so the mark is within the stack.
-        let mark = mark.min(self.stack.len());
-        Ok(self.stack.split_off(mark))
-    }
-
-    /// The target of `APPENDS`/`SETITEMS`/`ADDITEMS` sits just below the
-    /// items starting at `x` (`_pickle.c` `do_append`): it must be above
-    /// the fence.
-    fn target_below(&self, x: usize) -> Result<NodeId, PickleError> {
-        if x > self.stack.len() || x <= self.fence() {
-            return Err(self.underflow());
-        }
-        self.stack
-            .get(x - 1)
-            .copied()
-            .ok_or_else(|| self.underflow())
-    }
-
-    fn append_from(&mut self, x: usize) -> Result<(), PickleError> {
-        let target = self.target_below(x)?;
-        let items = self.stack.split_off(x);
-        match self.nodes.get_mut(target) {
-            Some(Node::List(v)) => v.extend(items),
-            Some(Node::Object(o)) => o.list_items.extend(items),
-            other => {
-                let kind = other.map_or_else(String::new, |n| n.kind());
-                return Err(self.operand(&format!("cannot append to a {kind}")));
-            }
-        }
-        Ok(())
-    }
-
-    fn setitems_from(&mut self, x: usize) -> Result<(), PickleError> {
-        let target = self.target_below(x)?;
-        let items = self.stack.split_off(x);
-        let pairs = self.pairs(items)?;
-        match self.nodes.get_mut(target) {
-            Some(Node::Dict(p)) => p.extend(pairs),
-            Some(Node::Object(o)) => o.dict_items.extend(pairs),
-            other => {
-                let kind = other.map_or_else(String::new, |n| n.kind());
-                return Err(self.operand(&format!("cannot set items on a {kind}")));
-            }
-        }
-        Ok(())
-    }
-
-    fn additems_from(&mut self, x: usize) -> Result<(), PickleError> {
-        let target = self.target_below(x)?;
-        let items = self.stack.split_off(x);
-        match self.nodes.get_mut(target) {
-            Some(Node::Set(v)) => v.extend(items),
-            other => {
-                let kind = other.map_or_else(String::new, |n| n.kind());
-                return Err(self.operand(&format!("cannot add items to a {kind}")));
-            }
-        }
-        Ok(())
-    }
-
-    fn pairs(&self, items: Vec<NodeId>) -> Result<Vec<(NodeId, NodeId)>, PickleError> {
-        if items.len() % 2 != 0 {
-            return Err(self.operand(&format!("odd number of items for {}", self.opname)));
-        }
-        let mut it = items.into_iter();
-        let mut pairs = Vec::with_capacity(it.len() / 2);
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            pairs.push((k, v));
-        }
-        Ok(pairs)
-    }
-
-    // ---- nodes ----
-
-    /// Adds a node to the arena without pushing it.
-    fn alloc(&mut self, node: Node) -> Result<NodeId, PickleError> {
-        self.budget.spend(1)?;
-        self.nodes.push(node);
-        Ok(self.nodes.len() - 1)
-    }
-
-    fn push_new(&mut self, node: Node) -> Result<(), PickleError> {
-        let id = self.alloc(node)?;
-        self.stack.push(id);
-        Ok(())
-    }
-
-    fn leaf(&mut self, v: Value) -> Result<(), PickleError> {
-        self.push_new(Node::Leaf(v))
-    }
-
-    fn str_of(&self, id: NodeId) -> Option<String> {
-        match self.nodes.get(id) {
-            Some(Node::Leaf(Value::Str(s))) => Some(s.clone()),
-            _ => None,
-        }
-    }
-
-    fn expect_tuple(&self, id: NodeId, reason: &str) -> Result<(), PickleError> {
-        match self.nodes.get(id) {
-            Some(Node::Tuple(_)) => Ok(()),
-            _ => Err(self.operand(reason)),
-        }
-    }
-
-    /// A global node; Python 2 names are mapped when the pickle's protocol
-    /// is below 3, as `Unpickler.find_class` does with `fix_imports`.
-    fn global(&mut self, module: String, name: String) -> Result<NodeId, PickleError> {
-        let (module, name) = if self.proto < 3 {
-            fix_import(module, name)
-        } else {
-            (module, name)
-        };
-        self.alloc(Node::Leaf(Value::global(&module, &name)))
-    }
-
-    /// `INST`/`OBJ`: CPython's `_instantiate` calls `cls(*args)`, or
-    /// `cls.__new__(cls)` when there are no arguments; recorded as a
-    /// `REDUCE` or a `NEWOBJ`, which rebuild the same object.
-    fn instantiate(&mut self, cls: NodeId, args: Vec<NodeId>) -> Result<(), PickleError> {
-        let head = if args.is_empty() {
-            let args = self.alloc(Node::Tuple(Vec::new()))?;
-            Head::NewObj {
-                cls,
-                args,
-                kwargs: None,
-            }
-        } else {
-            let args = self.alloc(Node::Tuple(args))?;
-            Head::Reduce {
-                callable: cls,
-                args,
-            }
-        };
-        self.push_new(object(head))
-    }
-
-    fn put(&mut self, idx: u64) -> Result<(), PickleError> {
-        let top = self.top()?;
-        self.memo.insert(idx, top);
-        Ok(())
-    }
-
-    fn get(&mut self, idx: u64) -> Result<(), PickleError> {
-        let id = *self.memo.get(&idx).ok_or(PickleError::BadMemo {
-            index: idx,
-            offset: self.at,
-        })?;
-        self.stack.push(id);
-        Ok(())
-    }
-
-    // ---- operands ----
-
-    fn payload(&mut self, declared: u64) -> Result<&'a [u8], PickleError> {
-        self.r.payload(declared, self.max_len, self.opname, self.at)
-    }
-
-    fn long(&mut self, n: u64) -> Result<(), PickleError> {
-        let b = self.payload(n)?;
-        // Two's complement, little-endian; no bytes is zero (`decode_long`).
-        let v = Value::from_bigint(BigInt::from_signed_bytes_le(b));
-        self.leaf(v)
-    }
-
-    fn unicode(&mut self, n: u64) -> Result<(), PickleError> {
-        let b = self.payload(n)?;
-        let s = self.utf8(b)?;
-        self.leaf(Value::Str(s))
-    }
-
-    /// UTF-8 as CPython decodes pickled `str` (`surrogatepass`): encoded
-    /// surrogates are recognised and refused by name.
-    fn utf8(&self, b: &[u8]) -> Result<String, PickleError> {
-        match std::str::from_utf8(b) {
-            Ok(s) => Ok(s.to_owned()),
-            Err(_) if b.windows(2).any(|w| matches!(w, [0xed, 0xa0..=0xbf])) => {
-                Err(self.surrogate())
-            }
-            Err(_) => Err(PickleError::InvalidUtf8 {
-                opcode: self.opname,
-                offset: self.at,
-            }),
-        }
-    }
-
-    fn utf8_line(&mut self) -> Result<String, PickleError> {
-        let line = self.r.line()?;
-        self.utf8(line)
-    }
-
-    fn ascii(&mut self, b: Vec<u8>) -> Result<(), PickleError> {
-        if !b.is_ascii() {
-            return Err(self.bad_text(
-                "byte string with non-ASCII bytes (pickle.loads decodes it as ASCII)".into(),
-            ));
-        }
-        // ASCII is UTF-8.
-        let s = String::from_utf8(b).map_err(|_| PickleError::InvalidUtf8 {
-            opcode: self.opname,
-            offset: self.at,
-        })?;
-        self.leaf(Value::Str(s))
-    }
-
-    // ---- errors ----
-
-    fn beyond(&self, declared: u64) -> PickleError {
-        PickleError::LengthBeyondData {
-            opcode: self.opname,
-            offset: self.at,
-            declared,
-            available: self.r.remaining(),
-        }
-    }
-
-    fn operand(&self, reason: &str) -> PickleError {
-        PickleError::BadOperand {
-            opcode: self.opname,
-            offset: self.at,
-            reason: reason.to_string(),
-        }
-    }
-
-    fn bad_text(&self, reason: String) -> PickleError {
-        PickleError::BadText {
-            opcode: self.opname,
-            offset: self.at,
-            reason,
-        }
-    }
-
-    fn surrogate(&self) -> PickleError {
-        PickleError::LoneSurrogate {
-            opcode: self.opname,
-            offset: self.at,
-        }
-    }
-
-    fn unsupported(&self, what: &'static str) -> PickleError {
-        PickleError::Unsupported {
-            what,
-            offset: self.at,
-        }
-    }
 }
 
-fn object(head: Head) -> Node {
+pub(super) fn object(head: Head) -> Node {
     Node::Object(Box::new(ObjNode {
         head,
         list_items: Vec::new(),

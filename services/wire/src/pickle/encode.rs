@@ -12,10 +12,14 @@
 //!
 //! Memo: every string, bytes, tuple, container, global and object is
 //! memoized as CPython does (`MEMOIZE`). A tree has no identity, so only
-//! two things are reused: a module name (CPython's module strings are
-//! shared objects, so a second global from `builtins` writes `BINGET`) and a
-//! whole global (a class is one object). A [`Value::BackRef`] becomes a
-//! `GET` of the enclosing container's memo index.
+//! two things are reused: a module name (the globals of one module share
+//! one `__module__` string object, so CPython writes `BINGET` for the
+//! second; `builtins` has two such objects, see `BUILTIN_FUNCTIONS`) and a
+//! whole global (a class is one object). Any other repeated object CPython
+//! would write as a `GET` (an interned string used twice, a list shared by
+//! two parents) is written out again, equal but not byte-identical. A
+//! [`Value::BackRef`] becomes a `GET` of the enclosing container's memo
+//! index.
 //!
 //! Framing follows `_Pickler_OpcodeBoundary`/`_Pickler_CommitFrame`: one
 //! frame is open at a time, closed before an object starts once it holds

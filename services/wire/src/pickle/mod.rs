@@ -21,6 +21,7 @@ mod encode;
 mod error;
 mod known;
 pub mod opcode;
+mod ops;
 mod reader;
 mod text;
 

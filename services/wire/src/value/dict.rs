@@ -29,13 +29,14 @@ impl Key {
     }
 }
 
-/// Python's dict lookup compares by identity first, so a NaN key finds
-/// itself; with copies we approximate identity by identical bits.
+/// Key equality is Python `==`. CPython's dict lookup compares by identity
+/// first, but a manager's keys and lookups all come out of separate
+/// unpickling (floats are never memoized), so two NaNs are never the same
+/// object there: CPython's own server keeps `d[nan] = 1; d[nan] = 2` as two
+/// keys and never finds a NaN key (checked against a CPython 3.11
+/// `SyncManager`). So a NaN key is equal to nothing, itself included.
 fn key_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Float(x), Value::Float(y)) if x.to_bits() == y.to_bits() => true,
-        _ => a == b,
-    }
+    a == b
 }
 
 impl PartialEq for Key {
@@ -264,9 +265,22 @@ mod tests {
     }
 
     #[test]
-    fn nan_key_finds_itself() {
+    fn nan_keys_are_never_found_as_on_cpythons_server() {
+        // CPython's server: d[nan] = 1; d[nan] = 2 → len(d) == 2,
+        // d.get(nan) is None, nan in s is False.
         let mut s = Set::new();
         s.insert(Value::Float(f64::NAN)).unwrap();
-        assert!(s.contains(&Value::Float(f64::NAN)).unwrap());
+        assert!(!s.contains(&Value::Float(f64::NAN)).unwrap());
+        assert!(s.insert(Value::Float(f64::NAN)).unwrap());
+        assert_eq!(s.len(), 2);
+        let mut d = Dict::new();
+        d.insert(Value::Float(f64::NAN), Value::Int(1)).unwrap();
+        d.insert(Value::Float(f64::NAN), Value::Int(2)).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.get(&Value::Float(f64::NAN)).unwrap(), None);
+        // {frozenset({nan}): 1, frozenset({nan}): 2} keeps both keys too.
+        let fs = || Value::FrozenSet(Box::new(Set::from_values([Value::Float(f64::NAN)]).unwrap()));
+        let d = Dict::from_pairs([(fs(), Value::Int(1)), (fs(), Value::Int(2))]).unwrap();
+        assert_eq!(d.len(), 2);
     }
 }

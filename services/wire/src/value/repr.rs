@@ -223,11 +223,7 @@ impl<'a> Writer<'a> {
             Value::Complex(c) => self.push(&complex_repr(c.0, c.1)),
             Value::Str(s) => self.str_repr(s),
             Value::Bytes(b) => self.bytes_repr(b),
-            Value::ByteArray(b) => {
-                self.push("bytearray(");
-                self.bytes_repr(b);
-                self.push(")");
-            }
+            Value::ByteArray(b) => self.bytearray_repr(b),
             Value::Tuple(items) => {
                 self.push("(");
                 self.within(&[Frame::Tuple], |w| w.items(items));
@@ -353,6 +349,19 @@ impl<'a> Writer<'a> {
     /// `bytes_repr`: the same quote rule; ASCII printables as they are,
     /// everything else as `\xhh`.
     pub(crate) fn bytes_repr(&mut self, b: &[u8]) {
+        self.bytes_repr_inner(b, false)
+    }
+
+    /// `bytearray(b'...')`. CPython's `bytearray_repr` escapes a single
+    /// quote even inside double quotes: `repr(bytearray(b"'"))` is
+    /// `bytearray(b"\'")`.
+    pub(crate) fn bytearray_repr(&mut self, b: &[u8]) {
+        self.push("bytearray(");
+        self.bytes_repr_inner(b, true);
+        self.push(")");
+    }
+
+    fn bytes_repr_inner(&mut self, b: &[u8], escape_single: bool) {
         let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
             b'"'
         } else {
@@ -368,7 +377,7 @@ impl<'a> Writer<'a> {
                 b'\t' => out.push_str("\\t"),
                 b'\n' => out.push_str("\\n"),
                 b'\r' => out.push_str("\\r"),
-                c if c == quote => {
+                c if c == quote || (escape_single && c == b'\'') => {
                     out.push('\\');
                     out.push(c as char);
                 }
@@ -428,6 +437,8 @@ mod tests {
             ),
             (Value::Bytes(b"'\"".to_vec()), "b'\\'\"'"),
             (Value::ByteArray(b"x\"y".to_vec()), "bytearray(b'x\"y')"),
+            (Value::ByteArray(b"a'b\\".to_vec()), "bytearray(b\"a\\'b\\\\\")"),
+            (Value::ByteArray(b"'\"".to_vec()), "bytearray(b'\\'\"')"),
             (Value::Tuple(vec![]), "()"),
             (Value::Tuple(vec![Value::Int(1)]), "(1,)"),
             (Value::Tuple(vec![Value::Int(1), s("a")]), "(1, 'a')"),

@@ -94,9 +94,7 @@ fn write_reduced(w: &mut Writer<'_>, o: &Object, g: &Global) -> bool {
             true
         }
         ("builtins", "bytearray", [Value::Bytes(b)]) => {
-            w.push("bytearray(");
-            w.bytes_repr(b);
-            w.push(")");
+            w.bytearray_repr(b);
             true
         }
         ("builtins", "list", [Value::List(items) | Value::Tuple(items)]) => {

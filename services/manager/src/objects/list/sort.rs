@@ -66,10 +66,10 @@ fn c_int_flag(v: &Value) -> Result<bool, PyException> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{list, msg, value};
+    use super::List;
     use crate::objects::seq::testing::{call_kw, ints};
     use crate::pyexc::ExcKind::*;
     use crate::store::Store;
-    use super::List;
     use mpcluster_wire::Value;
     use Value::{Int as I, None as N};
 

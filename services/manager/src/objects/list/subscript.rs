@@ -43,7 +43,12 @@ impl List {
         }
     }
 
-    pub(super) fn setitem(&self, ctx: &CallCtx<'_>, key: &Value, value: Value) -> Result<(), PyException> {
+    pub(super) fn setitem(
+        &self,
+        ctx: &CallCtx<'_>,
+        key: &Value,
+        value: Value,
+    ) -> Result<(), PyException> {
         match seq::subscript(key).ok_or_else(|| bad_index(key))? {
             Subscript::Index(Int::Fits(i)) => {
                 let mut items = self.items();

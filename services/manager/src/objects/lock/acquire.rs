@@ -232,7 +232,9 @@ mod tests {
             "'foo' is an invalid keyword argument for acquire()"
         );
         assert_eq!(
-            kw(vec![("blocking", t())], vec![t()]).unwrap_err().message(),
+            kw(vec![("blocking", t())], vec![t()])
+                .unwrap_err()
+                .message(),
             "argument for acquire() given by name ('blocking') and position (1)"
         );
         assert_eq!(
@@ -241,7 +243,10 @@ mod tests {
         );
         // -1 is "no timeout", also when not blocking; CPython rounds
         // -0.9999999999 s to -1 s.
-        assert_eq!(kw(vec![], vec![t(), Value::Int(-1)]).unwrap(), Mode::Forever);
+        assert_eq!(
+            kw(vec![], vec![t(), Value::Int(-1)]).unwrap(),
+            Mode::Forever
+        );
         assert_eq!(kw(vec![], vec![f(), Value::Int(-1)]).unwrap(), Mode::Try);
         assert_eq!(
             kw(vec![], vec![t(), Value::Float(-0.999_999_999_9)]).unwrap(),

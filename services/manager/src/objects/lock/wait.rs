@@ -8,7 +8,9 @@
 //! released, so a change in between cannot be missed, and the waiter checks
 //! again when woken. Nothing is ever held across an `.await`.
 
+use crate::args::{Args, Sig};
 use crate::objects::duration;
+use crate::objects::seq::bind_method;
 use crate::pyexc::PyException;
 use mpcluster_wire::Value;
 use std::sync::{Mutex, MutexGuard};
@@ -89,6 +91,12 @@ pub(crate) fn compare_error(op: &str, v: &Value) -> PyException {
     ))
 }
 
+/// Checks that a method written in Python (`Event.set`, `Queue.qsize`)
+/// got no arguments, with CPython's message, which counts `self`
+/// (`Event.set() takes 1 positional argument but 2 were given`).
+pub(crate) fn no_args(name: &'static str, args: Args) -> Result<(), PyException> {
+    bind_method(&Sig::py(name, &[], 0), args).map(drop)
+}
 
 /// Helpers for the synchronisation kinds' unit tests: calls made the way
 /// the serving loop makes them, one `CallCtx` per simulated connection.

@@ -1,0 +1,318 @@
+//! One authenticated connection to a manager: TCP connect, the mutual
+//! authkey handshake, then strictly alternating request and reply frames.
+//!
+//! Requests are `(ident, name, args, kwds)` pickles and replies
+//! `(kind, payload)` pickles (spec 5.1, 5.2); [`Conn::request`] sends one
+//! and decodes the answer into a [`Reply`]. Connections carry no state of
+//! their own beyond the socket: whether one is a control connection (one
+//! request, then the server closes it) or a serving connection (after
+//! `accept_connection`) is the caller's business (`crate::core`).
+
+use crate::error::{Error, RemoteException, Result};
+use crate::token::{Address, Token};
+use bytes::BytesMut;
+use mpcluster_wire::handshake::AuthPolicy;
+use mpcluster_wire::io::{client_handshake, read_frame, write_frame, HandshakeError};
+use mpcluster_wire::pickle::{self, Limits};
+use mpcluster_wire::{Dict, Value};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Connection settings shared by every connection of a manager.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnSettings {
+    pub authkey: Vec<u8>,
+    pub policy: AuthPolicy,
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    /// Largest reply frame accepted.
+    pub max_frame: usize,
+    /// Budgets of a reply's pickle.
+    pub limits: Limits,
+}
+
+/// What the manager answered (spec 5.2).
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// `#RETURN`: the method's result.
+    Return(Value),
+    /// `#ERROR`: the exception the method raised, already read.
+    Error(RemoteException),
+    /// `#TRACEBACK` and `#UNSERIALIZABLE`: a `RemoteError`.
+    Traceback(String),
+    /// `#PROXY`: the method's result became a new shared object (a dict
+    /// iterator). Its creation reference is ours to take over.
+    Proxy { exposed: Vec<String>, token: Token },
+}
+
+impl Reply {
+    /// The `#RETURN` value, or the remote exception as an error. A
+    /// `#PROXY` reply where a value was expected is a protocol error (a
+    /// CPython client's `dispatch` raises `ValueError` for it too).
+    pub fn into_value(self) -> Result<Value> {
+        match self {
+            Reply::Return(v) => Ok(v),
+            Reply::Error(e) => Err(Error::Remote(Box::new(e))),
+            Reply::Traceback(t) => Err(Error::Remote(Box::new(RemoteException::remote_error(t)))),
+            Reply::Proxy { token, .. } => Err(Error::protocol(format!(
+                "unexpected #PROXY reply ({token}) where a value was expected"
+            ))),
+        }
+    }
+
+    /// Reads a decoded reply pickle.
+    fn parse(v: Value) -> Result<Reply> {
+        let Value::Tuple(items) = v else {
+            return Err(Error::protocol(format!(
+                "reply is a {}, not a (kind, payload) tuple",
+                v.type_name()
+            )));
+        };
+        let mut items = items.into_iter();
+        let (Some(Value::Str(kind)), Some(payload), None) = (items.next(), items.next(), items.next())
+        else {
+            return Err(Error::protocol("reply is not a (str, payload) pair"));
+        };
+        match kind.as_str() {
+            "#RETURN" => Ok(Reply::Return(payload)),
+            "#ERROR" => RemoteException::from_instance(&payload)
+                .map(Reply::Error)
+                // CPython's client raises TypeError for a non-exception
+                // payload; we report what arrived.
+                .ok_or_else(|| {
+                    Error::protocol(format!(
+                        "#ERROR payload is not an exception: {}",
+                        payload.repr_bounded(200)
+                    ))
+                }),
+            "#TRACEBACK" => match payload {
+                Value::Str(text) => Ok(Reply::Traceback(text)),
+                other => Err(Error::protocol(format!(
+                    "#TRACEBACK payload is a {}, not a str",
+                    other.type_name()
+                ))),
+            },
+            // CPython's client formats this exactly so (`BaseProxy._callmethod`
+            // via `convert_to_error`).
+            "#UNSERIALIZABLE" => match payload {
+                Value::Str(text) => Ok(Reply::Traceback(format!(
+                    "Unserializable message: {text}\n"
+                ))),
+                other => Err(Error::protocol(format!(
+                    "#UNSERIALIZABLE payload is a {}",
+                    other.type_name()
+                ))),
+            },
+            "#PROXY" => parse_proxy(&payload),
+            other => Err(Error::protocol(format!(
+                "unrecognized message type {other:?}"
+            ))),
+        }
+    }
+}
+
+/// `(exposed, token)` of a `#PROXY` reply.
+fn parse_proxy(payload: &Value) -> Result<Reply> {
+    let bad = || Error::protocol("#PROXY payload is not (exposed, Token)");
+    let Value::Tuple(parts) = payload else {
+        return Err(bad());
+    };
+    let [exposed, token] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let (Value::Tuple(names) | Value::List(names)) = exposed else {
+        return Err(bad());
+    };
+    let exposed = names
+        .iter()
+        .map(|n| n.as_str().map(str::to_string))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    let token = Token::from_value(token).ok_or_else(bad)?;
+    Ok(Reply::Proxy { exposed, token })
+}
+
+/// One authenticated manager connection.
+pub(crate) struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    address: Address,
+    /// Display form of `address` for errors.
+    label: String,
+    max_frame: usize,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("address", &self.label).finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    /// Connects and runs the client side of the handshake: answer the
+    /// server's challenge, then deliver ours (spec 4.1, 5.9).
+    pub async fn open(address: &Address, s: &ConnSettings) -> Result<Conn> {
+        let label = address.to_string();
+        let connect = TcpStream::connect((address.host.as_str(), address.port));
+        let stream = match tokio::time::timeout(s.connect_timeout, connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => {
+                return Err(Error::Connection {
+                    address: label,
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(Error::Timeout {
+                    what: "connect",
+                    address: label,
+                    after: s.connect_timeout,
+                })
+            }
+        };
+        // Every request is one small write answered by one small read: the
+        // Nagle/delayed-ACK stall of spec 2.2a would cost 40 ms per call.
+        let _ = stream.set_nodelay(true);
+        let mut conn = Conn {
+            stream,
+            buf: BytesMut::new(),
+            address: address.clone(),
+            label,
+            max_frame: s.max_frame,
+            limits: s.limits.clone(),
+        };
+        conn.quickack();
+        match client_handshake(&mut conn.stream, &s.authkey, &s.policy, s.handshake_timeout).await {
+            Ok(_) => Ok(conn),
+            Err(HandshakeError::Auth(source)) => Err(Error::Auth {
+                address: conn.label,
+                source,
+            }),
+            Err(HandshakeError::Timeout(after)) => Err(Error::Timeout {
+                what: "handshake",
+                address: conn.label,
+                after,
+            }),
+            Err(HandshakeError::Frame(e)) => Err(Error::from_frame(&conn.label, e)),
+            Err(HandshakeError::Closed) => Err(Error::closed(&conn.label)),
+        }
+    }
+
+    /// The address this connection reached.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// Sends one request and reads its reply. An error leaves the
+    /// connection in an unknown state: the caller must drop it.
+    pub async fn request(
+        &mut self,
+        ident: Value,
+        name: &str,
+        args: Vec<Value>,
+        kwds: Dict,
+    ) -> Result<Reply> {
+        let req = Value::tuple([ident, Value::from(name), Value::Tuple(args), Value::from(kwds)]);
+        let payload = pickle::encode(&req);
+        write_frame(&mut self.stream, &payload)
+            .await
+            .map_err(|source| Error::Connection {
+                address: self.label.clone(),
+                source,
+            })?;
+        self.quickack();
+        let frame = read_frame(&mut self.stream, self.max_frame, &mut self.buf)
+            .await
+            .map_err(|e| Error::from_frame(&self.label, e))?
+            .ok_or_else(|| Error::closed(&self.label))?;
+        let value = pickle::decode(&frame, &self.limits)?;
+        Reply::parse(value)
+    }
+
+    /// Re-arms `TCP_QUICKACK` before a read (Linux clears it again), so our
+    /// ACKs never wait behind the peer's Nagle (spec 2.2a): a CPython server
+    /// sets no socket options of its own.
+    fn quickack(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            let _ = socket2::SockRef::from(&self.stream).set_quickack(true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpcluster_wire::Object;
+
+    fn pair(kind: &str, payload: Value) -> Value {
+        Value::tuple([Value::from(kind), payload])
+    }
+
+    #[test]
+    fn return_error_and_traceback_replies() {
+        assert!(matches!(
+            Reply::parse(pair("#RETURN", Value::Int(3))).unwrap(),
+            Reply::Return(Value::Int(3))
+        ));
+        let exc = Value::Object(Box::new(Object::reduce(
+            Value::global("_queue", "Empty"),
+            vec![],
+        )));
+        let err = Reply::parse(pair("#ERROR", exc)).unwrap().into_value().unwrap_err();
+        assert!(err.is_remote("queue.Empty"), "{err}");
+        let tb = Reply::parse(pair("#TRACEBACK", Value::from("Traceback...\nKeyError: 'x'")))
+            .unwrap()
+            .into_value()
+            .unwrap_err();
+        assert!(tb.is_remote("RemoteError"));
+        assert_eq!(tb.remote().unwrap().traceback_type(), Some("KeyError"));
+        let un = Reply::parse(pair("#UNSERIALIZABLE", Value::from("boom")))
+            .unwrap()
+            .into_value()
+            .unwrap_err();
+        assert_eq!(
+            un.remote().unwrap().message(),
+            Some("Unserializable message: boom\n")
+        );
+    }
+
+    #[test]
+    fn proxy_reply_carries_exposed_and_token() {
+        let token = Token {
+            typeid: "Iterator".into(),
+            address: Address::new("10.0.0.1", 7),
+            id: "a1".into(),
+        };
+        let payload = Value::tuple([
+            Value::tuple([Value::from("__next__"), Value::from("send")]),
+            token.to_value(),
+        ]);
+        match Reply::parse(pair("#PROXY", payload)).unwrap() {
+            Reply::Proxy { exposed, token: t } => {
+                assert_eq!(exposed, ["__next__", "send"]);
+                assert_eq!(t, token);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_replies_are_protocol_errors() {
+        for bad in [
+            Value::Int(1),
+            Value::tuple([Value::from("#RETURN")]),
+            pair("#WHAT", Value::None),
+            pair("#TRACEBACK", Value::Int(1)),
+            pair("#ERROR", Value::from("not an exception")),
+            pair("#PROXY", Value::None),
+            Value::tuple([Value::Int(1), Value::None]),
+        ] {
+            assert!(
+                matches!(Reply::parse(bad.clone()), Err(Error::Protocol(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

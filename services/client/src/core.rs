@@ -1,0 +1,153 @@
+//! What the I/O tasks share: connection settings and the pools of serving
+//! connections, and the three ways a request travels.
+//!
+//! * **Control requests** (`create`, `incref`, `decref`, `dummy`, ...) each
+//!   use a fresh connection, as a CPython client does and as a CPython
+//!   server requires: it closes a control connection after one reply, and a
+//!   serving connection cannot carry them (spec 5.1, 5.9).
+//! * **Method calls** check a serving connection out of a small per-address
+//!   pool, send one request, and check it back in. CPython keeps one
+//!   serving connection per client thread; a pool is the async equivalent
+//!   and does better for tasks: each connection still carries at most one
+//!   outstanding request, so a blocking `Queue.get` holds its connection
+//!   while other calls, from any task, take another one.
+//! * **Pinned calls**: lock ownership of `RLock` and `Condition` belongs to
+//!   the serving connection (spec 9.6), so a lock guard keeps the
+//!   connection it acquired on and sends its release, `wait` and `notify`
+//!   there.
+
+use crate::conn::{Conn, ConnSettings, Reply};
+use crate::error::Result;
+use crate::token::{Address, Token};
+use mpcluster_wire::{Dict, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Shared by a manager's handles and its I/O tasks.
+pub(crate) struct Core {
+    pub settings: ConnSettings,
+    /// Sent with `accept_connection` (CPython: process and thread name);
+    /// the server shows it to operators.
+    pub client_name: String,
+    /// Idle serving connections kept per address; more are closed.
+    pub max_idle: usize,
+    pools: Mutex<HashMap<Address, Vec<Conn>>>,
+}
+
+impl Core {
+    pub fn new(settings: ConnSettings, client_name: String, max_idle: usize) -> Core {
+        Core {
+            settings,
+            client_name,
+            max_idle,
+            pools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One control request on its own connection.
+    pub async fn control(
+        &self,
+        address: &Address,
+        name: &str,
+        args: Vec<Value>,
+        kwds: Dict,
+    ) -> Result<Value> {
+        let mut conn = Conn::open(address, &self.settings).await?;
+        conn.request(Value::None, name, args, kwds).await?.into_value()
+    }
+
+    /// `incref(id)` on the object's manager.
+    pub async fn incref(&self, token: &Token) -> Result<()> {
+        let args = vec![Value::from(token.id.as_str())];
+        self.control(&token.address, "incref", args, Dict::new())
+            .await
+            .map(drop)
+    }
+
+    /// `decref(id)` on the object's manager.
+    pub async fn decref(&self, token: &Token) -> Result<()> {
+        let args = vec![Value::from(token.id.as_str())];
+        self.control(&token.address, "decref", args, Dict::new())
+            .await
+            .map(drop)
+    }
+
+    /// An idle serving connection to `address`, or a new one announced
+    /// with `accept_connection`.
+    pub async fn checkout(&self, address: &Address) -> Result<Conn> {
+        if let Some(conn) = self.lock_pools().get_mut(address).and_then(Vec::pop) {
+            return Ok(conn);
+        }
+        let mut conn = Conn::open(address, &self.settings).await?;
+        let name = vec![Value::from(self.client_name.as_str())];
+        conn.request(Value::None, "accept_connection", name, Dict::new())
+            .await?
+            .into_value()?;
+        Ok(conn)
+    }
+
+    /// Returns a connection whose last exchange completed.
+    pub fn checkin(&self, conn: Conn) {
+        let mut pools = self.lock_pools();
+        let idle = pools.entry(conn.address().clone()).or_default();
+        if idle.len() < self.max_idle {
+            idle.push(conn);
+        }
+    }
+
+    /// One method call on a pooled serving connection.
+    pub async fn call(
+        &self,
+        token: &Token,
+        name: &str,
+        args: Vec<Value>,
+        kwds: Dict,
+    ) -> Result<Reply> {
+        let mut conn = self.checkout(&token.address).await?;
+        let ident = Value::from(token.id.as_str());
+        // On an error the connection is dropped here: its state is unknown.
+        let reply = conn.request(ident, name, args, kwds).await?;
+        self.checkin(conn);
+        Ok(reply)
+    }
+
+    /// One method call on a connection the caller keeps (a lock guard's).
+    /// The connection comes back only if the exchange completed.
+    pub async fn call_pinned(
+        &self,
+        mut conn: Conn,
+        token: &Token,
+        name: &str,
+        args: Vec<Value>,
+    ) -> (Option<Conn>, Result<Reply>) {
+        let ident = Value::from(token.id.as_str());
+        match conn.request(ident, name, args, Dict::new()).await {
+            Ok(reply) => (Some(conn), Ok(reply)),
+            Err(e) => (None, Err(e)),
+        }
+    }
+
+    /// Takes over the object of a `#PROXY` reply as CPython's client does
+    /// (spec 5.6): the token's address becomes the one we called through,
+    /// then `incref` for our own reference and `decref` of the creation
+    /// reference, which the server ties to the serving connection that
+    /// carried the reply (spec 6.2) and which would otherwise vanish when
+    /// that pooled connection closes.
+    pub async fn adopt(&self, called: &Address, mut token: Token) -> Result<Token> {
+        token.address = called.clone();
+        self.incref(&token).await?;
+        self.decref(&token).await?;
+        Ok(token)
+    }
+
+    /// Closes every idle serving connection.
+    pub fn close_idle(&self) {
+        self.lock_pools().clear();
+    }
+
+    fn lock_pools(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Vec<Conn>>> {
+        // The map holds plain connections; a panic elsewhere cannot leave
+        // it half-updated in a way that matters.
+        self.pools.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,122 @@
+//! Test fixture: the real `mpcluster-manager` binary on a loopback port of
+//! its own, killed when the fixture drops.
+//!
+//! The binary belongs to another package, so Cargo gives us no
+//! `CARGO_BIN_EXE_` path; it is looked up in the target directory
+//! (`CARGO_TARGET_DIR`, else `<workspace>/target`), and a missing binary
+//! fails with the command that builds it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub const KEY: &[u8] = b"mpcluster-client-test-key";
+
+/// Where `cargo build -p mpcluster-manager` puts the binary.
+pub fn server_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = target.join("debug").join("mpcluster-manager");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p mpcluster-manager` first",
+        path.display()
+    );
+    path
+}
+
+/// A running manager.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    _dir: Option<TempDir>,
+}
+
+impl Server {
+    /// A manager with default flags.
+    pub fn start() -> Server {
+        Server::start_with(&[], None)
+    }
+
+    /// A manager with extra flags and, optionally, a named-objects TOML
+    /// file (`--config`).
+    pub fn start_with(flags: &[&str], config: Option<&str>) -> Server {
+        let mut cmd = Command::new(server_binary());
+        cmd.args(["--bind", "127.0.0.1:0", "--log", "warn"])
+            .args(flags)
+            .env("MPCLUSTER_AUTHKEY", std::str::from_utf8(KEY).unwrap())
+            // The admin surface gets a free port of its own, so tests can
+            // run side by side.
+            .env("MPCLUSTER_ADMIN_BIND", "127.0.0.1:0")
+            .env("MPCLUSTER_ADMIN_TOKEN", "mpcluster-client-test-admin")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let dir = config.map(|text| {
+            let dir = TempDir::new("named");
+            let path = dir.0.join("named.toml");
+            std::fs::write(&path, text).unwrap();
+            cmd.arg("--config").arg(&path);
+            dir
+        });
+        let mut child = cmd.spawn().expect("spawn mpcluster-manager");
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line).expect("read server stdout");
+            assert!(n > 0, "mpcluster-manager exited before listening");
+            if let Some(addr) = line.trim().strip_prefix("mpcluster-manager listening on ") {
+                let addr = addr.to_string();
+                // Keep draining stdout so the server never blocks on it.
+                std::thread::spawn(move || {
+                    let mut sink = Vec::new();
+                    let _ = reader.read_to_end(&mut sink);
+                });
+                return Server {
+                    child,
+                    addr,
+                    _dir: dir,
+                };
+            }
+        }
+    }
+
+    pub async fn manager(&self) -> mpcluster::Manager {
+        mpcluster::Manager::connect(self.addr.as_str(), KEY)
+            .await
+            .expect("connect to the test manager")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "mpcluster-client-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,162 @@
+// The admin page: polls the JSON API every 2 s with the admin token and
+// renders objects, connections and the selected object's preview.
+//
+// The token comes from the URL fragment (#token=...), which browsers never
+// send to the server, or from the form; it is kept in sessionStorage and
+// sent as an Authorization header, then removed from the address bar.
+// Everything from the server is inserted with textContent: object previews
+// hold client data and must never be parsed as HTML.
+"use strict";
+
+const REFRESH_MS = 2000;
+let token = sessionStorage.getItem("mpcluster-admin-token") || "";
+let selected = null;
+
+function takeTokenFromFragment() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const t = params.get("token");
+  if (t) {
+    token = t;
+    sessionStorage.setItem("mpcluster-admin-token", t);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+async function api(path) {
+  const resp = await fetch("/api/v1" + path, {
+    headers: { Authorization: "Bearer " + token },
+    cache: "no-store",
+  });
+  if (!resp.ok) {
+    let msg = resp.status + " " + resp.statusText;
+    try { msg = (await resp.json()).error || msg; } catch (_) { /* not JSON */ }
+    const err = new Error(msg);
+    err.status = resp.status;
+    throw err;
+  }
+  return resp.json();
+}
+
+function cell(row, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function ago(secs) {
+  if (secs < 60) return secs.toFixed(1) + " s ago";
+  if (secs < 3600) return (secs / 60).toFixed(1) + " min ago";
+  return (secs / 3600).toFixed(1) + " h ago";
+}
+
+function setStatus(text, ok) {
+  const el = document.getElementById("status");
+  el.textContent = text;
+  el.className = "status " + (ok ? "ok" : "bad");
+}
+
+function renderObjects(objects) {
+  const body = document.querySelector("#objects tbody");
+  body.replaceChildren();
+  for (const o of objects) {
+    const tr = document.createElement("tr");
+    tr.className = "object" + (o.orphan ? " orphan" : "") + (o.id === selected ? " selected" : "");
+    tr.dataset.id = o.id;
+    cell(tr, o.id, "id");
+    cell(tr, o.typeid);
+    cell(tr, o.type_name);
+    cell(tr, o.refcount, "num");
+    cell(tr, o.size === null ? "" : o.size, "num");
+    cell(tr, ago(o.last_used_seconds_ago));
+    cell(tr, o.orphan ? "orphan" : "");
+    tr.addEventListener("click", () => { selected = o.id; refreshDetail(); });
+    body.appendChild(tr);
+  }
+  document.getElementById("object-count").textContent = "(" + objects.length + ")";
+}
+
+function renderConnections(conns) {
+  const body = document.querySelector("#connections tbody");
+  body.replaceChildren();
+  for (const c of conns) {
+    const tr = document.createElement("tr");
+    cell(tr, c.id, "num");
+    cell(tr, c.peer);
+    cell(tr, c.name);
+    cell(tr, c.requests, "num");
+    cell(tr, c.bytes_in, "num");
+    cell(tr, c.bytes_out, "num");
+    cell(tr, c.waiting);
+    body.appendChild(tr);
+  }
+  document.getElementById("connection-count").textContent = "(" + conns.length + ")";
+}
+
+function renderFields(dl, pairs) {
+  dl.replaceChildren();
+  for (const [k, v] of pairs) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v === null || v === undefined ? "" : String(v);
+    dl.append(dt, dd);
+  }
+}
+
+async function refreshDetail() {
+  const section = document.getElementById("detail");
+  if (!selected) { section.hidden = true; return; }
+  try {
+    const d = await api("/objects/" + encodeURIComponent(selected));
+    section.hidden = false;
+    document.getElementById("detail-id").textContent = d.id;
+    renderFields(document.getElementById("detail-fields"), [
+      ["typeid", d.typeid], ["type", d.type_name], ["refcount", d.refcount],
+      ["size", d.size], ["created", d.created], ["named", d.named],
+      ["orphan", d.orphan],
+      ["used by", d.conns.map((c) => c.id + (c.open ? "" : " (closed)")).join(", ")],
+    ]);
+    document.getElementById("detail-preview").textContent =
+      d.preview + (d.preview_truncated ? "\n… (cut at " + d.preview_limit + " bytes)" : "");
+  } catch (e) {
+    if (e.status === 404) { selected = null; section.hidden = true; } else { throw e; }
+  }
+}
+
+async function refresh() {
+  if (!token) { setStatus("enter the admin token", false); return; }
+  try {
+    const [stats, objects, conns] = await Promise.all([
+      api("/stats"), api("/objects"), api("/connections"),
+    ]);
+    renderFields(document.getElementById("stats"), [
+      ["version", stats.version], ["uptime", stats.uptime_seconds.toFixed(0) + " s"],
+      ["objects", stats.objects], ["orphans", stats.orphans],
+      ["connections", stats.connections], ["requests", stats.requests_total],
+      ["advertised", stats.advertised],
+    ]);
+    renderObjects(objects);
+    renderConnections(conns);
+    await refreshDetail();
+    setStatus("updated " + new Date().toLocaleTimeString(), true);
+  } catch (e) {
+    setStatus(e.status === 401 ? "wrong token" : "error: " + e.message, false);
+  }
+}
+
+document.getElementById("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  token = document.getElementById("token").value.trim();
+  sessionStorage.setItem("mpcluster-admin-token", token);
+  refresh();
+});
+document.getElementById("detail-close").addEventListener("click", () => {
+  selected = null;
+  refreshDetail();
+});
+
+takeTokenFromFragment();
+refresh();
+setInterval(refresh, REFRESH_MS);

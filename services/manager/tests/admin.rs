@@ -1,0 +1,557 @@
+//! The admin surface end to end, in process: a manager and its admin
+//! listener on port 0, objects created over the real data protocol (the
+//! wire crate's handshake and pickles), then read back and acted on through
+//! the HTTP JSON API (a raw HTTP/1.1 client over a `TcpStream`) and through
+//! gRPC (the generated tonic client).
+
+use clap::Parser;
+use mpcluster_manager::admin::auth::AdminToken;
+use mpcluster_manager::admin::grpc::pb;
+use mpcluster_manager::admin::view::AdminView;
+use mpcluster_manager::admin::Admin;
+use mpcluster_manager::config::Config;
+use mpcluster_manager::server::Server;
+use mpcluster_manager::state::Shared;
+use mpcluster_wire::handshake::AuthPolicy;
+use mpcluster_wire::{io, pickle, Dict, Value};
+use serde_json::Value as Json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const KEY: &[u8] = b"admin-test-authkey";
+const TOKEN: &str = "admin-test-token";
+
+struct Running {
+    data: SocketAddr,
+    admin: SocketAddr,
+    stop: CancellationToken,
+    shared: Arc<Shared>,
+    admin_task: JoinHandle<()>,
+}
+
+async fn start(extra: &[&str]) -> Running {
+    let mut argv = vec!["mpcluster-manager", "--bind", "127.0.0.1:0"];
+    argv.extend_from_slice(extra);
+    let config = Config::try_parse_from(argv).expect("flags parse");
+    let stop = CancellationToken::new();
+    let server = Server::bind(&config, KEY.to_vec(), stop.clone())
+        .await
+        .expect("server binds");
+    let data = server.local_addr().expect("bound address");
+    let shared = server.shared();
+    let admin = Admin::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        AdminToken::new(TOKEN.as_bytes()).unwrap(),
+        shared.clone(),
+    )
+    .await
+    .expect("admin binds");
+    let admin_addr = admin.local_addr().unwrap();
+    tokio::spawn(server.run());
+    let admin_task = tokio::spawn(admin.run());
+    Running {
+        data,
+        admin: admin_addr,
+        stop,
+        shared,
+        admin_task,
+    }
+}
+
+// ---------------------------------------------------------------- data plane
+
+struct Client {
+    stream: TcpStream,
+    buf: bytes::BytesMut,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        io::client_handshake(&mut stream, KEY, &AuthPolicy::default(), Duration::from_secs(5))
+            .await
+            .expect("handshake");
+        Client {
+            stream,
+            buf: bytes::BytesMut::new(),
+        }
+    }
+
+    /// A serving connection, as a CPython proxy opens one.
+    async fn serving(addr: SocketAddr) -> Client {
+        let mut c = Client::connect(addr).await;
+        let (kind, _) = c
+            .call(Value::None, "accept_connection", vec![Value::from("MainProcess|T")])
+            .await
+            .expect("reply");
+        assert_eq!(kind, "#RETURN");
+        c
+    }
+
+    /// One request; `None` when the server closed the connection.
+    async fn call(&mut self, ident: Value, name: &str, args: Vec<Value>) -> Option<(String, Value)> {
+        let req = Value::tuple([ident, Value::from(name), Value::Tuple(args), Value::from(Dict::new())]);
+        io::write_frame(&mut self.stream, &pickle::encode(&req)).await.ok()?;
+        let frame = io::read_frame(&mut self.stream, 1 << 24, &mut self.buf).await.ok()??;
+        match pickle::decode(&frame, &pickle::Limits::default()).expect("decodable reply") {
+            Value::Tuple(mut items) if items.len() == 2 => {
+                let payload = items.pop()?;
+                let kind = items.pop()?;
+                Some((kind.as_str()?.to_string(), payload))
+            }
+            other => panic!("reply is not a pair: {other:?}"),
+        }
+    }
+}
+
+/// `create(typeid)` on a connection of its own; returns the new id.
+async fn create(addr: SocketAddr, typeid: &str) -> String {
+    let mut c = Client::connect(addr).await;
+    let (kind, reply) = c
+        .call(Value::None, "create", vec![Value::from(typeid)])
+        .await
+        .expect("reply");
+    assert_eq!(kind, "#RETURN", "{reply:?}");
+    let Value::Tuple(parts) = reply else { panic!("create reply {reply:?}") };
+    parts[0].as_str().expect("id").to_string()
+}
+
+async fn number_of_objects(addr: SocketAddr) -> Value {
+    let mut c = Client::connect(addr).await;
+    c.call(Value::None, "number_of_objects", vec![]).await.expect("reply").1
+}
+
+// ---------------------------------------------------------------- HTTP client
+
+struct HttpReply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl HttpReply {
+    fn json(&self) -> Json {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+async fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> HttpReply {
+    let mut s = TcpStream::connect(addr).await.expect("admin connect");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
+        .await
+        .expect("reply in time")
+        .unwrap();
+    let text = String::from_utf8(raw).expect("utf-8 reply");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let head = head.to_string();
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    HttpReply { status, head, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+async fn get(r: &Running, path: &str) -> HttpReply {
+    http(r.admin, "GET", path, Some(TOKEN)).await
+}
+
+fn find<'a>(objects: &'a Json, id: &str) -> &'a Json {
+    objects
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|o| o["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not listed in {objects}"))
+}
+
+// ---------------------------------------------------------------- gRPC client
+
+/// Adds the token (if any) to every call's metadata.
+#[derive(Clone)]
+struct WithToken(Option<&'static str>);
+
+impl tonic::service::Interceptor for WithToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(t) = self.0 {
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        Ok(req)
+    }
+}
+
+type Grpc = pb::admin_client::AdminClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, WithToken>,
+>;
+
+async fn grpc(addr: SocketAddr, token: Option<&'static str>) -> Grpc {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("gRPC connects");
+    pb::admin_client::AdminClient::with_interceptor(channel, WithToken(token))
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test]
+async fn http_lists_objects_with_types_refcounts_sizes_and_previews() {
+    let r = start(&[]).await;
+    let list = create(r.data, "list").await;
+    let queue = create(r.data, "Queue").await;
+    let mut c = Client::serving(r.data).await;
+    for i in 1..=3 {
+        let (kind, _) = c.call(Value::from(list.as_str()), "append", vec![Value::Int(i)]).await.unwrap();
+        assert_eq!(kind, "#RETURN");
+    }
+    for i in 0..2 {
+        let (kind, _) = c.call(Value::from(queue.as_str()), "put", vec![Value::Int(i)]).await.unwrap();
+        assert_eq!(kind, "#RETURN");
+    }
+    // Learn the serving connection's id from the connection table.
+    let conns = get(&r, "/api/v1/connections").await.json();
+    let serving = conns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "MainProcess|T")
+        .unwrap_or_else(|| panic!("serving connection not listed: {conns}"));
+    assert_eq!(serving["requests"], 6, "accept_connection + 5 calls");
+    assert!(serving["authenticated"].is_string());
+
+    let reply = get(&r, "/api/v1/objects").await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.header("content-type").unwrap().starts_with("application/json"));
+    let objects = reply.json();
+    let l = find(&objects, &list);
+    assert_eq!(l["typeid"], "list");
+    assert_eq!(l["type_name"], "list");
+    assert_eq!(l["refcount"], 1);
+    assert_eq!(l["size"], 3);
+    assert_eq!(l["orphan"], false);
+    assert_eq!(l["named"], false);
+    assert_eq!(l["conns"], serde_json::json!([{"id": serving["id"], "open": true}]));
+    assert!(l["created"].as_str().unwrap().ends_with('Z'));
+    let q = find(&objects, &queue);
+    assert_eq!((q["typeid"].as_str(), q["size"].as_u64()), (Some("Queue"), Some(2)));
+
+    let detail = get(&r, &format!("/api/v1/objects/{list}")).await.json();
+    assert_eq!(detail["preview"], "[1, 2, 3]");
+    assert_eq!(detail["preview_truncated"], false);
+    assert_eq!(detail["refcount"], 1);
+
+    // A long value is cut to the limit.
+    let long = "x".repeat(10_000);
+    c.call(Value::from(list.as_str()), "append", vec![Value::from(long.as_str())]).await.unwrap();
+    let detail = get(&r, &format!("/api/v1/objects/{list}")).await.json();
+    assert_eq!(detail["preview_truncated"], true);
+    let limit = detail["preview_limit"].as_u64().unwrap() as usize;
+    assert_eq!(detail["preview"].as_str().unwrap().len(), limit);
+    assert!(detail["preview"].as_str().unwrap().starts_with("[1, 2, 3, 'xxx"));
+
+    let missing = get(&r, "/api/v1/objects/nope").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.json()["error"].as_str().unwrap().contains("nope"));
+
+    let stats = get(&r, "/api/v1/stats").await.json();
+    assert_eq!(stats["objects"], 2);
+    assert_eq!(stats["objects_referenced"], 2);
+    assert_eq!(stats["version"], env!("CARGO_PKG_VERSION"));
+    assert!(stats["requests_total"].as_u64().unwrap() >= 9, "{stats}");
+    assert!(stats["connections"].as_u64().unwrap() >= 1);
+    r.stop.cancel();
+}
+
+#[tokio::test]
+async fn requests_without_the_token_are_refused() {
+    let r = start(&[]).await;
+    for path in ["/api/v1/objects", "/api/v1/stats", "/api/v1/connections", "/metrics", "/api/v1/openapi.json"] {
+        for token in [None, Some("wrong"), Some("admin-test-toke")] {
+            let reply = http(r.admin, "GET", path, token).await;
+            assert_eq!(reply.status, 401, "{path} with {token:?}");
+            assert_eq!(reply.header("www-authenticate").as_deref(), Some("Bearer"));
+            assert!(reply.json()["error"].as_str().unwrap().contains("token"));
+        }
+    }
+    let reply = http(r.admin, "DELETE", "/api/v1/objects/x", None).await;
+    assert_eq!(reply.status, 401);
+    // Health checks are open.
+    let health = http(r.admin, "GET", "/healthz", None).await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+    assert_eq!(http(r.admin, "GET", "/readyz", None).await.status, 200);
+    // The page carries no data and is open; its data calls need the token.
+    let page = http(r.admin, "GET", "/", None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("mpcluster manager"));
+    assert!(page.header("content-security-policy").unwrap().contains("script-src 'self'"));
+    assert_eq!(http(r.admin, "GET", "/assets/app.js", None).await.status, 200);
+    // Unknown paths answer JSON 404.
+    let unknown = http(r.admin, "GET", "/nope", Some(TOKEN)).await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.json()["error"].is_string());
+
+    for token in [None, Some("wrong")] {
+        let mut g = grpc(r.admin, token).await;
+        let err = g.list_objects(pb::ListObjectsRequest {}).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated, "{token:?}");
+        let err = g.get_stats(pb::GetStatsRequest {}).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    }
+    // The authkey shows up nowhere.
+    let key = String::from_utf8_lossy(KEY).to_string();
+    for path in ["/api/v1/stats", "/api/v1/connections", "/metrics", "/api/v1/openapi.json"] {
+        assert!(!get(&r, path).await.body.contains(&key), "{path} leaks the authkey");
+    }
+    r.stop.cancel();
+}
+
+#[tokio::test]
+async fn delete_object_disposes_it_whatever_its_refcount() {
+    let dir = std::env::temp_dir().join(format!("mpcluster-admin-named-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("named.toml");
+    std::fs::write(&path, "[objects]\nget_jobs = { kind = \"Queue\" }\n").unwrap();
+    let r = start(&["--config", path.to_str().unwrap()]).await;
+    let dict = create(r.data, "dict").await;
+    assert_eq!(number_of_objects(r.data).await, Value::Int(1));
+
+    let gone = http(r.admin, "DELETE", &format!("/api/v1/objects/{dict}"), Some(TOKEN)).await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert_eq!(gone.json()["typeid"], "dict");
+    assert_eq!(gone.json()["refcount"], 1, "answers the object as it was");
+    assert_eq!(get(&r, &format!("/api/v1/objects/{dict}")).await.status, 404);
+    assert_eq!(number_of_objects(r.data).await, Value::Int(0));
+    // The client's next decref finds nothing: CPython's KeyError traceback.
+    let mut c = Client::connect(r.data).await;
+    let (kind, _) = c.call(Value::None, "decref", vec![Value::from(dict.as_str())]).await.unwrap();
+    assert_eq!(kind, "#TRACEBACK");
+    let again = http(r.admin, "DELETE", &format!("/api/v1/objects/{dict}"), Some(TOKEN)).await;
+    assert_eq!(again.status, 404);
+
+    // Named objects back register()-style typeids and cannot be deleted.
+    let objects = get(&r, "/api/v1/objects").await.json();
+    let named = objects.as_array().unwrap().iter().find(|o| o["typeid"] == "get_jobs").unwrap();
+    assert_eq!(named["named"], true);
+    let id = named["id"].as_str().unwrap();
+    let refused = http(r.admin, "DELETE", &format!("/api/v1/objects/{id}"), Some(TOKEN)).await;
+    assert_eq!(refused.status, 409);
+    assert_eq!(get(&r, &format!("/api/v1/objects/{id}")).await.status, 200);
+    std::fs::remove_dir_all(&dir).ok();
+    r.stop.cancel();
+}
+
+#[tokio::test]
+async fn drop_connection_closes_it_and_cancels_its_wait() {
+    let r = start(&[]).await;
+    let queue = create(r.data, "Queue").await;
+    let mut g = grpc(r.admin, Some(TOKEN)).await;
+    let mut events = g.watch_events(pb::WatchEventsRequest {}).await.unwrap().into_inner();
+    let mut c = Client::serving(r.data).await;
+    // A blocked Queue.get: the connection shows what it waits on.
+    let get_task = tokio::spawn(async move {
+        c.call(Value::from(queue.as_str()), "get", vec![]).await
+    });
+    let conn_id = loop {
+        match events.message().await.unwrap().and_then(|e| e.kind) {
+            Some(pb::event::Kind::ClientConnected(c)) => break c.conn,
+            _ => continue,
+        }
+    };
+    // The waiting mark is set once the call is parsed, which no event
+    // announces: poll the table until it shows, within a deadline.
+    let listed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let conns = get(&r, "/api/v1/connections").await.json();
+            let me = conns.as_array().unwrap().iter().find(|c| c["id"] == conn_id).cloned();
+            if let Some(me) = me.filter(|m| m["waiting"].is_string()) {
+                break me;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the blocked get shows as waiting");
+    assert!(listed["waiting"].as_str().unwrap().contains("get"), "{listed}");
+
+    let dropped = http(r.admin, "DELETE", &format!("/api/v1/connections/{conn_id}"), Some(TOKEN)).await;
+    assert_eq!(dropped.status, 200, "{}", dropped.body);
+    assert_eq!(dropped.json()["id"], conn_id);
+    // The blocked client sees its connection closed, with no reply.
+    let got = tokio::time::timeout(Duration::from_secs(5), get_task).await.unwrap().unwrap();
+    assert!(got.is_none(), "{got:?}");
+    loop {
+        match events.message().await.unwrap().and_then(|e| e.kind) {
+            Some(pb::event::Kind::ClientDisconnected(c)) if c.conn == conn_id => break,
+            _ => continue,
+        }
+    }
+    let conns = get(&r, "/api/v1/connections").await.json();
+    assert!(!conns.as_array().unwrap().iter().any(|c| c["id"] == conn_id));
+    let again = http(r.admin, "DELETE", &format!("/api/v1/connections/{conn_id}"), Some(TOKEN)).await;
+    assert_eq!(again.status, 404);
+    assert_eq!(http(r.admin, "DELETE", "/api/v1/connections/xyz", Some(TOKEN)).await.status, 404);
+    r.stop.cancel();
+}
+
+#[tokio::test]
+async fn grpc_answers_like_http() {
+    let r = start(&[]).await;
+    let mut g = grpc(r.admin, Some(TOKEN)).await;
+    let mut events = g.watch_events(pb::WatchEventsRequest {}).await.unwrap().into_inner();
+    let list = create(r.data, "list").await;
+    let created = loop {
+        match events.message().await.unwrap().and_then(|e| e.kind) {
+            Some(pb::event::Kind::ObjectCreated(o)) => break o,
+            _ => continue,
+        }
+    };
+    assert_eq!((created.id.as_str(), created.typeid.as_str()), (list.as_str(), "list"));
+
+    let mut c = Client::serving(r.data).await;
+    c.call(Value::from(list.as_str()), "extend", vec![Value::List(vec![Value::from("a"), Value::None])])
+        .await
+        .unwrap();
+    let objects = g.list_objects(pb::ListObjectsRequest {}).await.unwrap().into_inner().objects;
+    assert_eq!(objects.len(), 1);
+    let o = &objects[0];
+    assert_eq!((o.id.as_str(), o.typeid.as_str(), o.type_name.as_str()), (list.as_str(), "list", "list"));
+    assert_eq!((o.refcount, o.size), (1, Some(2)));
+    let http_view = get(&r, "/api/v1/objects").await.json();
+    assert_eq!(find(&http_view, &list)["created"], o.created.as_str());
+
+    let d = g.get_object(pb::GetObjectRequest { id: list.clone() }).await.unwrap().into_inner();
+    assert_eq!(d.preview, "['a', None]");
+    assert_eq!(d.object.unwrap().id, list);
+    let err = g.get_object(pb::GetObjectRequest { id: "nope".into() }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+
+    let conns = g.list_connections(pb::ListConnectionsRequest {}).await.unwrap().into_inner().connections;
+    assert!(conns.iter().any(|c| c.name.as_deref() == Some("MainProcess|T") && c.requests == 2));
+    let err = g.drop_connection(pb::DropConnectionRequest { id: 999_999 }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+
+    let stats = g.get_stats(pb::GetStatsRequest {}).await.unwrap().into_inner();
+    assert_eq!((stats.objects, stats.objects_referenced), (1, 1));
+    assert_eq!(stats.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(stats.advertised, r.data.to_string());
+
+    let deleted = g.delete_object(pb::DeleteObjectRequest { id: list.clone() }).await.unwrap().into_inner();
+    assert_eq!(deleted.id, list);
+    loop {
+        match events.message().await.unwrap().and_then(|e| e.kind) {
+            Some(pb::event::Kind::ObjectDisposed(o)) if o.id == list => break,
+            _ => continue,
+        }
+    }
+    let err = g.delete_object(pb::DeleteObjectRequest { id: list }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    r.stop.cancel();
+}
+
+#[tokio::test]
+async fn metrics_count_objects_by_typeid() {
+    let r = start(&[]).await;
+    let a = create(r.data, "list").await;
+    create(r.data, "list").await;
+    create(r.data, "dict").await;
+    let m = get(&r, "/metrics").await;
+    assert_eq!(m.status, 200);
+    assert!(m.header("content-type").unwrap().contains("openmetrics"));
+    assert!(m.body.contains("mpcluster_objects{typeid=\"list\"} 2"), "{}", m.body);
+    assert!(m.body.contains("mpcluster_objects{typeid=\"dict\"} 1"));
+    assert!(m.body.contains("mpcluster_requests_total{method=\"create\""));
+    http(r.admin, "DELETE", &format!("/api/v1/objects/{a}"), Some(TOKEN)).await;
+    let m = get(&r, "/metrics").await;
+    assert!(m.body.contains("mpcluster_objects{typeid=\"list\"} 1"), "{}", m.body);
+    r.stop.cancel();
+}
+
+#[tokio::test]
+async fn server_sent_events_and_openapi() {
+    let r = start(&[]).await;
+    let mut s = TcpStream::connect(r.admin).await.unwrap();
+    let req = format!("GET /api/v1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Headers first: once they arrive the subscription exists.
+    while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
+    let id = create(r.data, "Namespace").await;
+    let want = format!("\"id\":\"{id}\"");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !String::from_utf8_lossy(&seen).contains(&want) {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the event arrives");
+    assert!(String::from_utf8_lossy(&seen).contains("\"kind\":\"object_created\""));
+
+    let doc = get(&r, "/api/v1/openapi.json").await.json();
+    assert!(doc["paths"]["/api/v1/objects/{id}"]["delete"].is_object());
+    r.stop.cancel();
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_admin_listener_despite_watchers() {
+    let r = start(&[]).await;
+    let view = AdminView::new(r.shared.clone());
+    let (status, _) = mpcluster_manager::admin::http::readyz(axum::extract::State(Arc::new(
+        AdminView::new(r.shared.clone()),
+    )))
+    .await;
+    assert_eq!(status, 200);
+    let mut g = grpc(r.admin, Some(TOKEN)).await;
+    let mut events = g.watch_events(pb::WatchEventsRequest {}).await.unwrap().into_inner();
+    r.stop.cancel();
+    assert!(!view.ready());
+    let (status, _) = mpcluster_manager::admin::http::readyz(axum::extract::State(Arc::new(view))).await;
+    assert_eq!(status, 503);
+    // The event stream ends, and the listener finishes.
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = events.message().await {}
+    })
+    .await;
+    assert!(end.is_ok(), "the event stream did not end at shutdown");
+    tokio::time::timeout(Duration::from_secs(5), r.admin_task)
+        .await
+        .expect("admin stops on the shutdown signal")
+        .unwrap();
+    assert!(TcpStream::connect(r.admin).await.is_err(), "still accepting");
+}
