@@ -110,6 +110,10 @@ impl AcquireGuard {
     pub fn forget(self) {
         self.0.forget();
     }
+
+    pub(crate) fn raw(&self) -> &RawProxy {
+        self.0.raw()
+    }
 }
 
 /// A lock held on a pinned serving connection; shared by the acquirer and

@@ -132,6 +132,10 @@ impl ConditionGuard {
         self.0.release().await
     }
 
+    pub(crate) fn raw(&self) -> &RawProxy {
+        self.0.raw()
+    }
+
     /// The condition this guard holds.
     pub fn condition(&self) -> ConditionProxy {
         ConditionProxy::from_raw(self.0.raw().clone())

@@ -265,6 +265,26 @@ impl Barrier {
     }
 }
 
+impl Barrier {
+    /// CPython's `<threading.Barrier at 0x...: waiters=1/3>` (or `broken`);
+    /// `at` is `" at 0x..."` or empty.
+    fn describe(&self, at: &str) -> String {
+        let s = guard(&self.state);
+        if s.phase == Phase::Broken {
+            return format!("<threading.Barrier{at}: broken>");
+        }
+        let waiting = if s.phase == Phase::Filling {
+            s.count
+        } else {
+            0
+        };
+        format!(
+            "<threading.Barrier{at}: waiters={waiting}/{}>",
+            self.parties
+        )
+    }
+}
+
 /// Counts are below `parties`, itself at most `i64::MAX`.
 fn index_value(n: u64) -> Value {
     Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
@@ -306,19 +326,12 @@ impl SharedObject for Barrier {
         }
     }
 
-    /// CPython's `<threading.Barrier at 0x...: waiters=1/3>` (or `broken`)
-    /// without the address.
     fn repr(&self) -> String {
-        let s = guard(&self.state);
-        if s.phase == Phase::Broken {
-            return "<threading.Barrier: broken>".into();
-        }
-        let waiting = if s.phase == Phase::Filling {
-            s.count
-        } else {
-            0
-        };
-        format!("<threading.Barrier: waiters={waiting}/{}>", self.parties)
+        self.describe("")
+    }
+
+    fn repr_at(&self, addr: &str) -> String {
+        self.describe(&format!(" at {addr}"))
     }
 
     /// CPython's barrier holds a `Condition(Lock())`, which cannot pickle.
@@ -391,6 +404,10 @@ mod tests {
             "attribute name must be string, not 'int'",
         );
         assert_eq!(b.repr(), "<threading.Barrier: waiters=0/3>");
+        assert_eq!(
+            b.repr_at("0xab"),
+            "<threading.Barrier at 0xab: waiters=0/3>"
+        );
     }
 
     #[tokio::test]

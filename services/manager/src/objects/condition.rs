@@ -285,7 +285,25 @@ impl SharedObject for Condition {
 
     /// CPython's `<Condition(<lock repr>, waiters)>`.
     fn repr(&self) -> String {
-        format!("<Condition({}, {})>", self.lock.repr(), self.waiting())
+        format!(
+            "<Condition({}, {})>",
+            self.lock.describe(""),
+            self.waiting()
+        )
+    }
+
+    /// A lock passed in shows its own id as its address; the condition's
+    /// own `RLock` has none, so it borrows the condition's.
+    fn repr_at(&self, addr: &str) -> String {
+        let at = match &self.lock_id {
+            Some(id) => format!(" at 0x{id}"),
+            None => format!(" at {addr}"),
+        };
+        format!(
+            "<Condition({}, {})>",
+            self.lock.describe(&at),
+            self.waiting()
+        )
     }
 
     /// Pickling a `Condition` fails on its lock first.
@@ -493,6 +511,13 @@ mod tests {
             })
             .unwrap();
         let cond = create(&c1, Args::new(vec![proxy("Lock", &entry.id)])).unwrap();
+        assert_eq!(
+            cond.repr_at("0xcd"),
+            format!(
+                "<Condition(<unlocked _thread.lock object at 0x{}>, 0)>",
+                entry.id
+            )
+        );
         let mut refs = Vec::new();
         cond.refs(&mut refs);
         assert_eq!(refs, vec![entry.id.clone()]);

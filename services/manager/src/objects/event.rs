@@ -83,6 +83,19 @@ impl Event {
     }
 }
 
+impl Event {
+    /// CPython's `<threading.Event at 0x...: set>`; `at` is `" at 0x..."`
+    /// or empty.
+    fn describe(&self, at: &str) -> String {
+        let state = if guard(&self.flag).set {
+            "set"
+        } else {
+            "unset"
+        };
+        format!("<threading.Event{at}: {state}>")
+    }
+}
+
 impl SharedObject for Event {
     fn type_name(&self) -> &'static str {
         "Event"
@@ -112,14 +125,12 @@ impl SharedObject for Event {
         }
     }
 
-    /// CPython's `<threading.Event at 0x...: set>` without the address.
     fn repr(&self) -> String {
-        let state = if guard(&self.flag).set {
-            "set"
-        } else {
-            "unset"
-        };
-        format!("<threading.Event: {state}>")
+        self.describe("")
+    }
+
+    fn repr_at(&self, addr: &str) -> String {
+        self.describe(&format!(" at {addr}"))
     }
 
     /// CPython's event holds a `Condition(Lock())`, which cannot pickle.
@@ -144,6 +155,7 @@ mod tests {
         let e = Event::default();
         assert_eq!(now(&e, 1, "is_set", vec![]).unwrap(), f());
         assert_eq!(e.repr(), "<threading.Event: unset>");
+        assert_eq!(e.repr_at("0xab"), "<threading.Event at 0xab: unset>");
         assert_eq!(now(&e, 1, "wait", vec![Value::Int(0)]).unwrap(), f());
         assert_exc(
             now(&e, 1, "wait", vec![Value::str("x")]),

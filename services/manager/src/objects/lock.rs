@@ -254,8 +254,8 @@ impl LockRef {
         Ok(Value::Bool(self.locked()))
     }
 
-    /// The `repr` of the lock itself, CPython's minus the address.
-    pub(crate) fn repr(&self) -> String {
+    /// CPython's `repr` of the lock; `at` is `" at 0x..."` or empty.
+    pub(crate) fn describe(&self, at: &str) -> String {
         match self {
             LockRef::Lock(l) => {
                 let state = if *guard(&l.locked) {
@@ -263,7 +263,7 @@ impl LockRef {
                 } else {
                     "unlocked"
                 };
-                format!("<{state} _thread.lock object>")
+                format!("<{state} _thread.lock object{at}>")
             }
             LockRef::RLock(r) => {
                 let s = guard(&r.state);
@@ -273,7 +273,7 @@ impl LockRef {
                     "unlocked"
                 };
                 format!(
-                    "<{state} _thread.RLock object owner={} count={}>",
+                    "<{state} _thread.RLock object owner={} count={}{at}>",
                     s.owner.unwrap_or(0),
                     s.count
                 )
@@ -339,7 +339,11 @@ impl SharedObject for LockObject {
     }
 
     fn repr(&self) -> String {
-        self.lock.repr()
+        self.lock.describe("")
+    }
+
+    fn repr_at(&self, addr: &str) -> String {
+        self.lock.describe(&format!(" at {addr}"))
     }
 
     fn get_value(&self) -> Result<Value, String> {
@@ -388,6 +392,7 @@ mod tests {
         );
         assert_eq!(now(l, 1, "locked", vec![]).unwrap(), f());
         assert_eq!(l.repr(), "<unlocked _thread.lock object>");
+        assert_eq!(l.repr_at("0xab"), "<unlocked _thread.lock object at 0xab>");
         assert_eq!(
             l.get_value().unwrap_err(),
             "cannot pickle '_thread.lock' object"
@@ -421,6 +426,10 @@ mod tests {
         assert_eq!(now(r, 1, "acquire", vec![t()]).unwrap(), t());
         assert_eq!(now(r, 1, "acquire", vec![t()]).unwrap(), t());
         assert_eq!(r.repr(), "<locked _thread.RLock object owner=1 count=2>");
+        assert_eq!(
+            r.repr_at("0xab"),
+            "<locked _thread.RLock object owner=1 count=2 at 0xab>"
+        );
         assert_exc(
             now(r, 2, "release", vec![]),
             ExcKind::RuntimeError,

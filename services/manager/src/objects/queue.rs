@@ -309,9 +309,13 @@ impl SharedObject for Queue {
         }
     }
 
-    /// CPython's default `<queue.Queue object at 0x...>` without the address.
+    /// CPython's default `<queue.Queue object at 0x...>`.
     fn repr(&self) -> String {
         "<queue.Queue object>".into()
+    }
+
+    fn repr_at(&self, addr: &str) -> String {
+        format!("<queue.Queue object at {addr}>")
     }
 
     /// A `queue.Queue` holds locks, so CPython's `#GETVALUE` fails.
@@ -381,6 +385,7 @@ mod tests {
         assert_eq!(now(q, 2, "get", vec![]).unwrap(), int(1));
         assert_eq!(now(q, 2, "get_nowait", vec![]).unwrap(), int(2));
         assert_eq!(q.repr(), "<queue.Queue object>");
+        assert_eq!(q.repr_at("0xab"), "<queue.Queue object at 0xab>");
         assert_eq!(
             q.get_value().unwrap_err(),
             "cannot pickle '_thread.lock' object"

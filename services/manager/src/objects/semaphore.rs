@@ -174,6 +174,18 @@ impl Semaphore {
     }
 }
 
+impl Semaphore {
+    /// CPython's `<threading.Semaphore at 0x...: value=1>` (`value=1/3`
+    /// for a bounded one); `at` is `" at 0x..."` or empty.
+    fn describe(&self, at: &str) -> String {
+        let value = *guard(&self.value);
+        match self.bound {
+            Some(bound) => format!("<threading.BoundedSemaphore{at}: value={value}/{bound}>"),
+            None => format!("<threading.Semaphore{at}: value={value}>"),
+        }
+    }
+}
+
 impl SharedObject for Semaphore {
     fn type_name(&self) -> &'static str {
         if self.bound.is_some() {
@@ -199,14 +211,12 @@ impl SharedObject for Semaphore {
         }
     }
 
-    /// CPython's `<threading.Semaphore at 0x...: value=1>` without the
-    /// address (`value=1/3` for a bounded one).
     fn repr(&self) -> String {
-        let value = *guard(&self.value);
-        match self.bound {
-            Some(bound) => format!("<threading.BoundedSemaphore: value={value}/{bound}>"),
-            None => format!("<threading.Semaphore: value={value}>"),
-        }
+        self.describe("")
+    }
+
+    fn repr_at(&self, addr: &str) -> String {
+        self.describe(&format!(" at {addr}"))
     }
 
     /// CPython's semaphore holds a `Condition(Lock())`, which cannot pickle.
@@ -254,6 +264,10 @@ mod tests {
         // No owner: another connection releases.
         assert_eq!(now(sem, 3, "release", vec![]).unwrap(), Value::None);
         assert_eq!(sem.repr(), "<threading.Semaphore: value=1>");
+        assert_eq!(
+            sem.repr_at("0xab"),
+            "<threading.Semaphore at 0xab: value=1>"
+        );
         // An unbounded semaphore grows past its initial value.
         now(sem, 3, "release", vec![Value::Int(5)]).unwrap();
         assert_eq!(value_of(&s), 6);

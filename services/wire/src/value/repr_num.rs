@@ -60,11 +60,12 @@ pub(crate) fn write_float(out: &mut String, f: f64, add_dot_0: bool, force_sign:
     // Rust always writes a decimal exponent after 'e'.
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exp) = even_on_tie(f.abs(), digits, exp);
     let ndigits = digits.len() as i32;
     // Position of the decimal point relative to the digits, as dtoa's decpt.
     let decpt = exp + 1;
     if decpt <= -4 || decpt > 16 {
-        let (first, rest) = digits.split_at(1);
+        let (first, rest) = digits.split_at(digits.len().min(1));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
@@ -93,6 +94,79 @@ pub(crate) fn write_float(out: &mut String, f: f64, add_dot_0: bool, force_sign:
         out.push('.');
         out.push_str(frac);
     }
+}
+
+/// Breaks an exact tie the way CPython does.
+///
+/// When the double lies exactly halfway between two shortest decimal
+/// candidates that both read back as it, CPython's `dtoa` (mode 0, round
+/// half even) picks the one with an even last digit, while Rust's shortest
+/// formatting picks the upper one: 562949953421312.25 is
+/// `562949953421312.2` in CPython, `562949953421312.3` from `{:e}`. With
+/// `v = m * 2**e`, `m` odd after removing its trailing zeros, the value is
+/// such a midpoint of the candidates `d` and `d ± 1` (scaled by `10**q`)
+/// exactly when `2 * v == (2*d ± 1) * 10**q`, which integer arithmetic
+/// decides without big numbers (the candidates have at most 17 digits).
+fn even_on_tie(v: f64, digits: String, exp: i32) -> (String, i32) {
+    match tie_alternative(v, &digits, exp) {
+        Some(alt) => alt,
+        None => (digits, exp),
+    }
+}
+
+fn tie_alternative(v: f64, digits: &str, exp: i32) -> Option<(String, i32)> {
+    let d: u128 = digits.parse().ok()?;
+    if d % 2 == 0 {
+        return None;
+    }
+    // The value of `digits` is d * 10**q.
+    let q = exp - (digits.len() as i32 - 1);
+    let bits = v.to_bits();
+    let frac = bits & ((1u64 << 52) - 1);
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let (m, e) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return None;
+    }
+    let t = m.trailing_zeros() as i32;
+    let odd = u128::from(m >> t);
+    // 2v = odd * 2**(e + 1 + t) must equal an odd number times 10**q, so
+    // the powers of two must match exactly.
+    if e + 1 + t != q {
+        return None;
+    }
+    let n = if q >= 0 {
+        let p = 5u128.checked_pow(q as u32)?;
+        if odd % p != 0 {
+            return None;
+        }
+        odd / p
+    } else {
+        odd.checked_mul(5u128.checked_pow(q.unsigned_abs())?)?
+    };
+    let alt = if n == 2 * d + 1 {
+        d + 1
+    } else if n + 1 == 2 * d {
+        d - 1
+    } else {
+        return None;
+    };
+    let text = alt.to_string();
+    let alt_exp = q + text.len() as i32 - 1;
+    let trimmed = text.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return None;
+    }
+    // Both candidates are equally close; the other one must still read
+    // back as `v` (the rounding interval is not always symmetric).
+    let back: f64 = format!("{trimmed}e{}", alt_exp - (trimmed.len() as i32 - 1))
+        .parse()
+        .ok()?;
+    (back.to_bits() == v.to_bits()).then(|| (trimmed.to_string(), alt_exp))
 }
 
 #[cfg(test)]
@@ -141,6 +215,21 @@ mod tests {
         // (bits, repr) pairs printed by CPython 3.11 for
         // `struct.unpack('<d', ...)` of random 8-byte patterns.
         let cases: &[(u64, &str)] = &[
+            // Exact ties between two shortest candidates: even digit wins.
+            (0x4300000000000002, "562949953421312.2"),
+            (0x4300000000000004, "562949953421312.5"),
+            (0x4300000000000006, "562949953421312.8"),
+            (0x430000000000000A, "562949953421313.2"),
+            (0x430000000000000E, "562949953421313.8"),
+            (0x4300000000000016, "562949953421314.8"),
+            (0x4310000000000002, "1125899906842624.5"),
+            (0x4330000000000001, "4503599627370497.0"),
+            (0x4340000000000001, "9007199254740994.0"),
+            (0x4350000000000001, "1.8014398509481988e+16"),
+            (0x4360000000000000, "3.602879701896397e+16"),
+            (0x43B0000000000001, "1.1529215046068472e+18"),
+            (0x0000000000000006, "3e-323"),
+            (0x3FC0000000000001, "0.12500000000000003"),
             (0x3FB999999999999A, "0.1"),
             (0x4340000000000001, "9007199254740994.0"),
             (0x3F1A36E2EB1C432D, "0.0001"),

@@ -198,6 +198,8 @@ impl Code {
             }
             Kind::F32 => Value::Float(f32::from_bits(raw as u32) as f64),
             Kind::F64 => Value::Float(f64::from_bits(raw)),
+            // `B` and `H` are unsigned: `raw` already holds the value.
+            Kind::Ranged(min, ..) if min >= 0 => Value::Int(raw as i64),
             Kind::Ranged(..) | Kind::Long | Kind::LongLong => {
                 // Sign-extend from `size` bytes.
                 let shift = 64 - 8 * self.size as u32;
@@ -405,6 +407,10 @@ mod tests {
     fn items_round_trip_through_native_bytes() {
         let cases: &[(char, Value, &[u8])] = &[
             ('b', I(-2), &[0xfe]),
+            ('B', I(255), &[0xff]),
+            ('H', I(65535), &[0xff, 0xff]),
+            ('h', I(-32768), &[0x00, 0x80]),
+            ('I', I(4294967295), &[0xff; 4]),
             ('H', I(0x1234), &[0x34, 0x12]),
             ('i', I(-1), &[0xff; 4]),
             ('L', big("18446744073709551615"), &[0xff; 8]),
