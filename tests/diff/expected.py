@@ -118,4 +118,11 @@ EXPECTED_DIFFERENCES = {
     ("barrier", "m.Barrier(0)"): Expected(
         "a Barrier of 0 parties is refused at create (it could never trip)",
         "! multiprocessing.managers.RemoteError: ValueError: parties must be > 0"),
+
+    ("proxy-fallbacks", "exc_lines(lambda: l._callmethod('__repr__', (1,)))"):
+        Expected(_UNION, "= [AttributeError: method '__repr__' of <class 'list'> object is not in exposed={%s}, "
+                 "TypeError: Server.fallback_repr() takes 4 positional arguments but 5 were given]" % _LIST),
+    ("raw-serving", "serving((L, None, (), {}))"):
+        Expected(_UNION, "= [#TRACEBACK AttributeError: method None of <class 'list'> object is not in "
+                 "exposed={%s}]" % _LIST),
 }

@@ -17,6 +17,8 @@ the expected answer. The suite passes against CPython's own server as well
 
 import operator
 import pickle
+import random
+import struct
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -70,6 +72,20 @@ def test_repr_fixed_cases(shared):
     for items in cases:
         shared[:] = items
         assert str(shared) == repr(items)
+
+
+def test_float_repr_in_bulk(shared):
+    # Random bit patterns, values with exact ties between two shortest
+    # candidates (CPython rounds those half-even), integers near 2**53..2**64
+    # and short decimals: every float prints as this CPython prints it.
+    rng = random.Random(1234)
+    floats = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(3000)]
+    floats += [rng.randrange(2**52) / 4 + 2.0**(49 + rng.randrange(4)) for _ in range(1000)]
+    floats += [float(rng.randrange(2**64)) for _ in range(500)]
+    floats += [round(rng.uniform(-1e6, 1e6), rng.randrange(8)) for _ in range(500)]
+    floats += [rng.uniform(0, 1) * 10.0 ** rng.randrange(-330, 310) for _ in range(1000)]
+    shared[:] = floats
+    assert str(shared) == repr(floats)
 
 
 def test_recursive_list_prints_ellipsis(sync_manager):

@@ -73,9 +73,14 @@ struct Client {
 impl Client {
     async fn connect(addr: SocketAddr) -> Client {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
-        io::client_handshake(&mut stream, KEY, &AuthPolicy::default(), Duration::from_secs(5))
-            .await
-            .expect("handshake");
+        io::client_handshake(
+            &mut stream,
+            KEY,
+            &AuthPolicy::default(),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("handshake");
         Client {
             stream,
             buf: bytes::BytesMut::new(),
@@ -86,7 +91,11 @@ impl Client {
     async fn serving(addr: SocketAddr) -> Client {
         let mut c = Client::connect(addr).await;
         let (kind, _) = c
-            .call(Value::None, "accept_connection", vec![Value::from("MainProcess|T")])
+            .call(
+                Value::None,
+                "accept_connection",
+                vec![Value::from("MainProcess|T")],
+            )
             .await
             .expect("reply");
         assert_eq!(kind, "#RETURN");
@@ -94,10 +103,24 @@ impl Client {
     }
 
     /// One request; `None` when the server closed the connection.
-    async fn call(&mut self, ident: Value, name: &str, args: Vec<Value>) -> Option<(String, Value)> {
-        let req = Value::tuple([ident, Value::from(name), Value::Tuple(args), Value::from(Dict::new())]);
-        io::write_frame(&mut self.stream, &pickle::encode(&req)).await.ok()?;
-        let frame = io::read_frame(&mut self.stream, 1 << 24, &mut self.buf).await.ok()??;
+    async fn call(
+        &mut self,
+        ident: Value,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Option<(String, Value)> {
+        let req = Value::tuple([
+            ident,
+            Value::from(name),
+            Value::Tuple(args),
+            Value::from(Dict::new()),
+        ]);
+        io::write_frame(&mut self.stream, &pickle::encode(&req))
+            .await
+            .ok()?;
+        let frame = io::read_frame(&mut self.stream, 1 << 24, &mut self.buf)
+            .await
+            .ok()??;
         match pickle::decode(&frame, &pickle::Limits::default()).expect("decodable reply") {
             Value::Tuple(mut items) if items.len() == 2 => {
                 let payload = items.pop()?;
@@ -117,13 +140,18 @@ async fn create(addr: SocketAddr, typeid: &str) -> String {
         .await
         .expect("reply");
     assert_eq!(kind, "#RETURN", "{reply:?}");
-    let Value::Tuple(parts) = reply else { panic!("create reply {reply:?}") };
+    let Value::Tuple(parts) = reply else {
+        panic!("create reply {reply:?}")
+    };
     parts[0].as_str().expect("id").to_string()
 }
 
 async fn number_of_objects(addr: SocketAddr) -> Value {
     let mut c = Client::connect(addr).await;
-    c.call(Value::None, "number_of_objects", vec![]).await.expect("reply").1
+    c.call(Value::None, "number_of_objects", vec![])
+        .await
+        .expect("reply")
+        .1
 }
 
 // ---------------------------------------------------------------- HTTP client
@@ -149,7 +177,9 @@ impl HttpReply {
 
 async fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> HttpReply {
     let mut s = TcpStream::connect(addr).await.expect("admin connect");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
@@ -159,10 +189,20 @@ async fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -
         .unwrap();
     let text = String::from_utf8(raw).expect("utf-8 reply");
     let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
     let head = head.to_string();
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     HttpReply { status, head, body }
 }
 
@@ -230,11 +270,17 @@ async fn http_lists_objects_with_types_refcounts_sizes_and_previews() {
     let queue = create(r.data, "Queue").await;
     let mut c = Client::serving(r.data).await;
     for i in 1..=3 {
-        let (kind, _) = c.call(Value::from(list.as_str()), "append", vec![Value::Int(i)]).await.unwrap();
+        let (kind, _) = c
+            .call(Value::from(list.as_str()), "append", vec![Value::Int(i)])
+            .await
+            .unwrap();
         assert_eq!(kind, "#RETURN");
     }
     for i in 0..2 {
-        let (kind, _) = c.call(Value::from(queue.as_str()), "put", vec![Value::Int(i)]).await.unwrap();
+        let (kind, _) = c
+            .call(Value::from(queue.as_str()), "put", vec![Value::Int(i)])
+            .await
+            .unwrap();
         assert_eq!(kind, "#RETURN");
     }
     // Learn the serving connection's id from the connection table.
@@ -250,7 +296,10 @@ async fn http_lists_objects_with_types_refcounts_sizes_and_previews() {
 
     let reply = get(&r, "/api/v1/objects").await;
     assert_eq!(reply.status, 200);
-    assert!(reply.header("content-type").unwrap().starts_with("application/json"));
+    assert!(reply
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
     let objects = reply.json();
     let l = find(&objects, &list);
     assert_eq!(l["typeid"], "list");
@@ -259,10 +308,16 @@ async fn http_lists_objects_with_types_refcounts_sizes_and_previews() {
     assert_eq!(l["size"], 3);
     assert_eq!(l["orphan"], false);
     assert_eq!(l["named"], false);
-    assert_eq!(l["conns"], serde_json::json!([{"id": serving["id"], "open": true}]));
+    assert_eq!(
+        l["conns"],
+        serde_json::json!([{"id": serving["id"], "open": true}])
+    );
     assert!(l["created"].as_str().unwrap().ends_with('Z'));
     let q = find(&objects, &queue);
-    assert_eq!((q["typeid"].as_str(), q["size"].as_u64()), (Some("Queue"), Some(2)));
+    assert_eq!(
+        (q["typeid"].as_str(), q["size"].as_u64()),
+        (Some("Queue"), Some(2))
+    );
 
     let detail = get(&r, &format!("/api/v1/objects/{list}")).await.json();
     assert_eq!(detail["preview"], "[1, 2, 3]");
@@ -271,12 +326,21 @@ async fn http_lists_objects_with_types_refcounts_sizes_and_previews() {
 
     // A long value is cut to the limit.
     let long = "x".repeat(10_000);
-    c.call(Value::from(list.as_str()), "append", vec![Value::from(long.as_str())]).await.unwrap();
+    c.call(
+        Value::from(list.as_str()),
+        "append",
+        vec![Value::from(long.as_str())],
+    )
+    .await
+    .unwrap();
     let detail = get(&r, &format!("/api/v1/objects/{list}")).await.json();
     assert_eq!(detail["preview_truncated"], true);
     let limit = detail["preview_limit"].as_u64().unwrap() as usize;
     assert_eq!(detail["preview"].as_str().unwrap().len(), limit);
-    assert!(detail["preview"].as_str().unwrap().starts_with("[1, 2, 3, 'xxx"));
+    assert!(detail["preview"]
+        .as_str()
+        .unwrap()
+        .starts_with("[1, 2, 3, 'xxx"));
 
     let missing = get(&r, "/api/v1/objects/nope").await;
     assert_eq!(missing.status, 404);
@@ -295,7 +359,13 @@ async fn http_lists_objects_with_types_refcounts_sizes_and_previews() {
 #[tokio::test]
 async fn requests_without_the_token_are_refused() {
     let r = start(&[]).await;
-    for path in ["/api/v1/objects", "/api/v1/stats", "/api/v1/connections", "/metrics", "/api/v1/openapi.json"] {
+    for path in [
+        "/api/v1/objects",
+        "/api/v1/stats",
+        "/api/v1/connections",
+        "/metrics",
+        "/api/v1/openapi.json",
+    ] {
         for token in [None, Some("wrong"), Some("admin-test-toke")] {
             let reply = http(r.admin, "GET", path, token).await;
             assert_eq!(reply.status, 401, "{path} with {token:?}");
@@ -313,8 +383,14 @@ async fn requests_without_the_token_are_refused() {
     let page = http(r.admin, "GET", "/", None).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("mpcluster manager"));
-    assert!(page.header("content-security-policy").unwrap().contains("script-src 'self'"));
-    assert_eq!(http(r.admin, "GET", "/assets/app.js", None).await.status, 200);
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("script-src 'self'"));
+    assert_eq!(
+        http(r.admin, "GET", "/assets/app.js", None).await.status,
+        200
+    );
     // Unknown paths answer JSON 404.
     let unknown = http(r.admin, "GET", "/nope", Some(TOKEN)).await;
     assert_eq!(unknown.status, 404);
@@ -329,8 +405,16 @@ async fn requests_without_the_token_are_refused() {
     }
     // The authkey shows up nowhere.
     let key = String::from_utf8_lossy(KEY).to_string();
-    for path in ["/api/v1/stats", "/api/v1/connections", "/metrics", "/api/v1/openapi.json"] {
-        assert!(!get(&r, path).await.body.contains(&key), "{path} leaks the authkey");
+    for path in [
+        "/api/v1/stats",
+        "/api/v1/connections",
+        "/metrics",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(
+            !get(&r, path).await.body.contains(&key),
+            "{path} leaks the authkey"
+        );
     }
     r.stop.cancel();
 }
@@ -345,25 +429,54 @@ async fn delete_object_disposes_it_whatever_its_refcount() {
     let dict = create(r.data, "dict").await;
     assert_eq!(number_of_objects(r.data).await, Value::Int(1));
 
-    let gone = http(r.admin, "DELETE", &format!("/api/v1/objects/{dict}"), Some(TOKEN)).await;
+    let gone = http(
+        r.admin,
+        "DELETE",
+        &format!("/api/v1/objects/{dict}"),
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(gone.status, 200, "{}", gone.body);
     assert_eq!(gone.json()["typeid"], "dict");
     assert_eq!(gone.json()["refcount"], 1, "answers the object as it was");
-    assert_eq!(get(&r, &format!("/api/v1/objects/{dict}")).await.status, 404);
+    assert_eq!(
+        get(&r, &format!("/api/v1/objects/{dict}")).await.status,
+        404
+    );
     assert_eq!(number_of_objects(r.data).await, Value::Int(0));
     // The client's next decref finds nothing: CPython's KeyError traceback.
     let mut c = Client::connect(r.data).await;
-    let (kind, _) = c.call(Value::None, "decref", vec![Value::from(dict.as_str())]).await.unwrap();
+    let (kind, _) = c
+        .call(Value::None, "decref", vec![Value::from(dict.as_str())])
+        .await
+        .unwrap();
     assert_eq!(kind, "#TRACEBACK");
-    let again = http(r.admin, "DELETE", &format!("/api/v1/objects/{dict}"), Some(TOKEN)).await;
+    let again = http(
+        r.admin,
+        "DELETE",
+        &format!("/api/v1/objects/{dict}"),
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(again.status, 404);
 
     // Named objects back register()-style typeids and cannot be deleted.
     let objects = get(&r, "/api/v1/objects").await.json();
-    let named = objects.as_array().unwrap().iter().find(|o| o["typeid"] == "get_jobs").unwrap();
+    let named = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["typeid"] == "get_jobs")
+        .unwrap();
     assert_eq!(named["named"], true);
     let id = named["id"].as_str().unwrap();
-    let refused = http(r.admin, "DELETE", &format!("/api/v1/objects/{id}"), Some(TOKEN)).await;
+    let refused = http(
+        r.admin,
+        "DELETE",
+        &format!("/api/v1/objects/{id}"),
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(refused.status, 409);
     assert_eq!(get(&r, &format!("/api/v1/objects/{id}")).await.status, 200);
     std::fs::remove_dir_all(&dir).ok();
@@ -375,12 +488,15 @@ async fn drop_connection_closes_it_and_cancels_its_wait() {
     let r = start(&[]).await;
     let queue = create(r.data, "Queue").await;
     let mut g = grpc(r.admin, Some(TOKEN)).await;
-    let mut events = g.watch_events(pb::WatchEventsRequest {}).await.unwrap().into_inner();
+    let mut events = g
+        .watch_events(pb::WatchEventsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let mut c = Client::serving(r.data).await;
     // A blocked Queue.get: the connection shows what it waits on.
-    let get_task = tokio::spawn(async move {
-        c.call(Value::from(queue.as_str()), "get", vec![]).await
-    });
+    let get_task =
+        tokio::spawn(async move { c.call(Value::from(queue.as_str()), "get", vec![]).await });
     let conn_id = loop {
         match events.message().await.unwrap().and_then(|e| e.kind) {
             Some(pb::event::Kind::ClientConnected(c)) => break c.conn,
@@ -392,7 +508,12 @@ async fn drop_connection_closes_it_and_cancels_its_wait() {
     let listed = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let conns = get(&r, "/api/v1/connections").await.json();
-            let me = conns.as_array().unwrap().iter().find(|c| c["id"] == conn_id).cloned();
+            let me = conns
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == conn_id)
+                .cloned();
             if let Some(me) = me.filter(|m| m["waiting"].is_string()) {
                 break me;
             }
@@ -401,13 +522,25 @@ async fn drop_connection_closes_it_and_cancels_its_wait() {
     })
     .await
     .expect("the blocked get shows as waiting");
-    assert!(listed["waiting"].as_str().unwrap().contains("get"), "{listed}");
+    assert!(
+        listed["waiting"].as_str().unwrap().contains("get"),
+        "{listed}"
+    );
 
-    let dropped = http(r.admin, "DELETE", &format!("/api/v1/connections/{conn_id}"), Some(TOKEN)).await;
+    let dropped = http(
+        r.admin,
+        "DELETE",
+        &format!("/api/v1/connections/{conn_id}"),
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(dropped.status, 200, "{}", dropped.body);
     assert_eq!(dropped.json()["id"], conn_id);
     // The blocked client sees its connection closed, with no reply.
-    let got = tokio::time::timeout(Duration::from_secs(5), get_task).await.unwrap().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), get_task)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(got.is_none(), "{got:?}");
     loop {
         match events.message().await.unwrap().and_then(|e| e.kind) {
@@ -417,9 +550,20 @@ async fn drop_connection_closes_it_and_cancels_its_wait() {
     }
     let conns = get(&r, "/api/v1/connections").await.json();
     assert!(!conns.as_array().unwrap().iter().any(|c| c["id"] == conn_id));
-    let again = http(r.admin, "DELETE", &format!("/api/v1/connections/{conn_id}"), Some(TOKEN)).await;
+    let again = http(
+        r.admin,
+        "DELETE",
+        &format!("/api/v1/connections/{conn_id}"),
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(again.status, 404);
-    assert_eq!(http(r.admin, "DELETE", "/api/v1/connections/xyz", Some(TOKEN)).await.status, 404);
+    assert_eq!(
+        http(r.admin, "DELETE", "/api/v1/connections/xyz", Some(TOKEN))
+            .await
+            .status,
+        404
+    );
     r.stop.cancel();
 }
 
@@ -427,7 +571,11 @@ async fn drop_connection_closes_it_and_cancels_its_wait() {
 async fn grpc_answers_like_http() {
     let r = start(&[]).await;
     let mut g = grpc(r.admin, Some(TOKEN)).await;
-    let mut events = g.watch_events(pb::WatchEventsRequest {}).await.unwrap().into_inner();
+    let mut events = g
+        .watch_events(pb::WatchEventsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let list = create(r.data, "list").await;
     let created = loop {
         match events.message().await.unwrap().and_then(|e| e.kind) {
@@ -435,37 +583,77 @@ async fn grpc_answers_like_http() {
             _ => continue,
         }
     };
-    assert_eq!((created.id.as_str(), created.typeid.as_str()), (list.as_str(), "list"));
+    assert_eq!(
+        (created.id.as_str(), created.typeid.as_str()),
+        (list.as_str(), "list")
+    );
 
     let mut c = Client::serving(r.data).await;
-    c.call(Value::from(list.as_str()), "extend", vec![Value::List(vec![Value::from("a"), Value::None])])
+    c.call(
+        Value::from(list.as_str()),
+        "extend",
+        vec![Value::List(vec![Value::from("a"), Value::None])],
+    )
+    .await
+    .unwrap();
+    let objects = g
+        .list_objects(pb::ListObjectsRequest {})
         .await
-        .unwrap();
-    let objects = g.list_objects(pb::ListObjectsRequest {}).await.unwrap().into_inner().objects;
+        .unwrap()
+        .into_inner()
+        .objects;
     assert_eq!(objects.len(), 1);
     let o = &objects[0];
-    assert_eq!((o.id.as_str(), o.typeid.as_str(), o.type_name.as_str()), (list.as_str(), "list", "list"));
+    assert_eq!(
+        (o.id.as_str(), o.typeid.as_str(), o.type_name.as_str()),
+        (list.as_str(), "list", "list")
+    );
     assert_eq!((o.refcount, o.size), (1, Some(2)));
     let http_view = get(&r, "/api/v1/objects").await.json();
     assert_eq!(find(&http_view, &list)["created"], o.created.as_str());
 
-    let d = g.get_object(pb::GetObjectRequest { id: list.clone() }).await.unwrap().into_inner();
+    let d = g
+        .get_object(pb::GetObjectRequest { id: list.clone() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(d.preview, "['a', None]");
     assert_eq!(d.object.unwrap().id, list);
-    let err = g.get_object(pb::GetObjectRequest { id: "nope".into() }).await.unwrap_err();
+    let err = g
+        .get_object(pb::GetObjectRequest { id: "nope".into() })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
 
-    let conns = g.list_connections(pb::ListConnectionsRequest {}).await.unwrap().into_inner().connections;
-    assert!(conns.iter().any(|c| c.name.as_deref() == Some("MainProcess|T") && c.requests == 2));
-    let err = g.drop_connection(pb::DropConnectionRequest { id: 999_999 }).await.unwrap_err();
+    let conns = g
+        .list_connections(pb::ListConnectionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .connections;
+    assert!(conns
+        .iter()
+        .any(|c| c.name.as_deref() == Some("MainProcess|T") && c.requests == 2));
+    let err = g
+        .drop_connection(pb::DropConnectionRequest { id: 999_999 })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
 
-    let stats = g.get_stats(pb::GetStatsRequest {}).await.unwrap().into_inner();
+    let stats = g
+        .get_stats(pb::GetStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((stats.objects, stats.objects_referenced), (1, 1));
     assert_eq!(stats.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(stats.advertised, r.data.to_string());
 
-    let deleted = g.delete_object(pb::DeleteObjectRequest { id: list.clone() }).await.unwrap().into_inner();
+    let deleted = g
+        .delete_object(pb::DeleteObjectRequest { id: list.clone() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(deleted.id, list);
     loop {
         match events.message().await.unwrap().and_then(|e| e.kind) {
@@ -473,7 +661,10 @@ async fn grpc_answers_like_http() {
             _ => continue,
         }
     }
-    let err = g.delete_object(pb::DeleteObjectRequest { id: list }).await.unwrap_err();
+    let err = g
+        .delete_object(pb::DeleteObjectRequest { id: list })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     r.stop.cancel();
 }
@@ -487,12 +678,28 @@ async fn metrics_count_objects_by_typeid() {
     let m = get(&r, "/metrics").await;
     assert_eq!(m.status, 200);
     assert!(m.header("content-type").unwrap().contains("openmetrics"));
-    assert!(m.body.contains("mpcluster_objects{typeid=\"list\"} 2"), "{}", m.body);
+    assert!(
+        m.body.contains("mpcluster_objects{typeid=\"list\"} 2"),
+        "{}",
+        m.body
+    );
     assert!(m.body.contains("mpcluster_objects{typeid=\"dict\"} 1"));
-    assert!(m.body.contains("mpcluster_requests_total{method=\"create\""));
-    http(r.admin, "DELETE", &format!("/api/v1/objects/{a}"), Some(TOKEN)).await;
+    assert!(m
+        .body
+        .contains("mpcluster_requests_total{method=\"create\""));
+    http(
+        r.admin,
+        "DELETE",
+        &format!("/api/v1/objects/{a}"),
+        Some(TOKEN),
+    )
+    .await;
     let m = get(&r, "/metrics").await;
-    assert!(m.body.contains("mpcluster_objects{typeid=\"list\"} 1"), "{}", m.body);
+    assert!(
+        m.body.contains("mpcluster_objects{typeid=\"list\"} 1"),
+        "{}",
+        m.body
+    );
     r.stop.cancel();
 }
 
@@ -500,7 +707,8 @@ async fn metrics_count_objects_by_typeid() {
 async fn server_sent_events_and_openapi() {
     let r = start(&[]).await;
     let mut s = TcpStream::connect(r.admin).await.unwrap();
-    let req = format!("GET /api/v1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+    let req =
+        format!("GET /api/v1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
@@ -539,10 +747,15 @@ async fn shutdown_stops_the_admin_listener_despite_watchers() {
     .await;
     assert_eq!(status, 200);
     let mut g = grpc(r.admin, Some(TOKEN)).await;
-    let mut events = g.watch_events(pb::WatchEventsRequest {}).await.unwrap().into_inner();
+    let mut events = g
+        .watch_events(pb::WatchEventsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     r.stop.cancel();
     assert!(!view.ready());
-    let (status, _) = mpcluster_manager::admin::http::readyz(axum::extract::State(Arc::new(view))).await;
+    let (status, _) =
+        mpcluster_manager::admin::http::readyz(axum::extract::State(Arc::new(view))).await;
     assert_eq!(status, 503);
     // The event stream ends, and the listener finishes.
     let end = tokio::time::timeout(Duration::from_secs(5), async {
@@ -554,5 +767,8 @@ async fn shutdown_stops_the_admin_listener_despite_watchers() {
         .await
         .expect("admin stops on the shutdown signal")
         .unwrap();
-    assert!(TcpStream::connect(r.admin).await.is_err(), "still accepting");
+    assert!(
+        TcpStream::connect(r.admin).await.is_err(),
+        "still accepting"
+    );
 }

@@ -120,3 +120,81 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The CPython interpreter the interop tests run (`MPCLUSTER_PYTHON`, else
+/// `python3` on `PATH`).
+pub fn python() -> String {
+    std::env::var("MPCLUSTER_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// A Python child process speaking line by line over stdin/stdout, killed
+/// on drop.
+pub struct PyChild {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl PyChild {
+    /// Starts `python3 -c <prelude + code>`, where the prelude defines
+    /// `ADDRESS` (a `(host, port)` tuple), `AUTHKEY`, sets the process
+    /// authkey (nested proxies are rebuilt with it, spec 6.3) and offers
+    /// `say(text)` and `hear()`.
+    pub fn spawn(addr: &str, code: &str) -> PyChild {
+        let (host, port) = addr.rsplit_once(':').unwrap();
+        let prelude = format!(
+            "import multiprocessing, sys\n\
+             ADDRESS = ({host:?}, {port})\n\
+             AUTHKEY = {key:?}.encode()\n\
+             multiprocessing.current_process().authkey = AUTHKEY\n\
+             def say(text):\n    print(text, flush=True)\n\
+             def hear():\n    return sys.stdin.readline().strip()\n",
+            key = std::str::from_utf8(KEY).unwrap(),
+        );
+        let mut child = tokio::process::Command::new(python())
+            .arg("-c")
+            .arg(format!("{prelude}{code}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {} (set MPCLUSTER_PYTHON): {e}", python()));
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        use tokio::io::AsyncBufReadExt;
+        PyChild {
+            child,
+            stdin,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+        }
+    }
+
+    /// The next line the script printed (fails on EOF or after 30 s).
+    pub async fn line(&mut self) -> String {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(30), self.lines.next_line());
+        match next.await {
+            Ok(Ok(Some(line))) => line,
+            other => panic!("python child gave no line: {other:?}"),
+        }
+    }
+
+    /// Sends one line to the script's stdin.
+    pub async fn send(&mut self, text: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.stdin
+            .write_all(format!("{text}\n").as_bytes())
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// Waits for a clean exit.
+    pub async fn finish(mut self) {
+        let status = tokio::time::timeout(std::time::Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("python child exits")
+            .unwrap();
+        assert!(status.success(), "python child failed: {status}");
+    }
+}

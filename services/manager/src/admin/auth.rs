@@ -101,8 +101,12 @@ fn trim(mut v: &[u8]) -> &[u8] {
 
 /// Resolves the admin token from the configuration, generating (and
 /// printing) one when none is configured and the admin address is loopback.
+///
+/// An empty `MPCLUSTER_ADMIN_TOKEN` counts as unset, as compose files and
+/// shells produce one from an undefined variable (`${TOKEN:-}`).
 pub fn resolve(config: &Config, bind: SocketAddr) -> Result<AdminToken, TokenError> {
-    match (&config.admin_token, &config.admin_token_file) {
+    let given = config.admin_token.as_deref().filter(|t| !t.is_empty());
+    match (given, &config.admin_token_file) {
         (Some(_), Some(_)) => Err(TokenError::Both),
         (Some(t), None) => AdminToken::new(t.as_bytes()),
         (None, Some(path)) => {
@@ -140,7 +144,10 @@ pub async fn require_token(
     req: Request,
     next: Next,
 ) -> Response {
-    let presented = req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
     if token.check_bearer(presented) {
         return next.run(req).await;
     }
@@ -204,6 +211,8 @@ mod tests {
         if c.admin_token.is_none() && c.admin_token_file.is_none() {
             assert!(matches!(resolve(&c, open), Err(TokenError::Exposed(_))));
         }
+        let c = config(&["--admin-token", ""]);
+        assert!(matches!(resolve(&c, open), Err(TokenError::Exposed(_))));
         let c = config(&["--admin-token", "abc"]);
         let t = resolve(&c, open).unwrap();
         assert!(t.matches(b"abc"));
@@ -218,7 +227,10 @@ mod tests {
         let t = resolve(&config(&["--admin-token-file", path]), lo).unwrap();
         assert!(t.matches(b"from-file"));
         assert!(matches!(
-            resolve(&config(&["--admin-token-file", path, "--admin-token", "x"]), lo),
+            resolve(
+                &config(&["--admin-token-file", path, "--admin-token", "x"]),
+                lo
+            ),
             Err(TokenError::Both)
         ));
         std::fs::remove_file(&dir).unwrap();

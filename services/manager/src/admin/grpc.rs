@@ -170,7 +170,12 @@ impl Admin for AdminGrpc {
         &self,
         _: Request<pb::ListConnectionsRequest>,
     ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
-        let connections = self.view.connections().into_iter().map(Into::into).collect();
+        let connections = self
+            .view
+            .connections()
+            .into_iter()
+            .map(Into::into)
+            .collect();
         Ok(Response::new(pb::ListConnectionsResponse { connections }))
     }
 

@@ -182,7 +182,11 @@ pub async fn drop_connection(
     Path(id): Path<String>,
 ) -> Result<Json<ConnectionInfo>, Response> {
     let id: u64 = id.parse().map_err(|_| {
-        error(StatusCode::NOT_FOUND, format!("no open connection with id {id:?}")).into_response()
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no open connection with id {id:?}"),
+        )
+        .into_response()
     })?;
     view.drop_connection(id)
         .map(Json)

@@ -47,17 +47,26 @@ pub struct Admin {
 impl Admin {
     /// Resolves the token and binds `--admin-bind`; `None` with
     /// `--no-admin`.
-    pub async fn from_config(config: &Config, shared: Arc<Shared>) -> Result<Option<Admin>, AdminError> {
+    pub async fn from_config(
+        config: &Config,
+        shared: Arc<Shared>,
+    ) -> Result<Option<Admin>, AdminError> {
         if config.no_admin {
             return Ok(None);
         }
         let token = auth::resolve(config, config.admin_bind)?;
-        Admin::bind(config.admin_bind, token, shared).await.map(Some)
+        Admin::bind(config.admin_bind, token, shared)
+            .await
+            .map(Some)
     }
 
     /// Binds `addr` (port 0 picks one) and prints the machine-readable
     /// `mpcluster-manager admin on HOST:PORT` line.
-    pub async fn bind(addr: SocketAddr, token: AdminToken, shared: Arc<Shared>) -> Result<Admin, AdminError> {
+    pub async fn bind(
+        addr: SocketAddr,
+        token: AdminToken,
+        shared: Arc<Shared>,
+    ) -> Result<Admin, AdminError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| AdminError::Bind { addr, source })?;

@@ -106,7 +106,10 @@ mod tests {
             "/api/v1/events",
             "/api/v1/openapi.json",
         ] {
-            assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+            assert!(
+                paths.contains_key(p),
+                "{p} missing from the OpenAPI document"
+            );
         }
         assert!(paths["/api/v1/objects/{id}"]["delete"].is_object());
         assert_eq!(

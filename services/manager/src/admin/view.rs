@@ -119,13 +119,30 @@ pub struct Stats {
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
-    ObjectCreated { id: String, typeid: String },
-    ObjectDisposed { id: String, typeid: String },
-    ClientConnected { conn: ConnId, peer: String },
-    ClientDisconnected { conn: ConnId, peer: String },
-    AuthFailed { peer: String, reason: String },
+    ObjectCreated {
+        id: String,
+        typeid: String,
+    },
+    ObjectDisposed {
+        id: String,
+        typeid: String,
+    },
+    ClientConnected {
+        conn: ConnId,
+        peer: String,
+    },
+    ClientDisconnected {
+        conn: ConnId,
+        peer: String,
+    },
+    AuthFailed {
+        peer: String,
+        reason: String,
+    },
     /// This watcher fell behind and lost `skipped` events.
-    Lagged { skipped: u64 },
+    Lagged {
+        skipped: u64,
+    },
 }
 
 /// An event with the time the admin surface saw it.
@@ -225,9 +242,7 @@ impl AdminView {
         let mut entries = self.shared.store.entries();
         // Ids are a boot prefix plus an unpadded hex counter: order by
         // creation, then by length and text, which is the counter's order.
-        entries.sort_by(|a, b| {
-            (a.created, a.id.len(), &a.id).cmp(&(b.created, b.id.len(), &b.id))
-        });
+        entries.sort_by(|a, b| (a.created, a.id.len(), &a.id).cmp(&(b.created, b.id.len(), &b.id)));
         entries.iter().map(|e| self.info(e)).collect()
     }
 
@@ -413,7 +428,9 @@ fn truncate(mut s: String, limit: usize) -> (String, bool) {
 fn requests_total(exposition: &str) -> u64 {
     exposition
         .lines()
-        .filter(|l| l.starts_with("mpcluster_requests_total{") || l.starts_with("mpcluster_requests_total "))
+        .filter(|l| {
+            l.starts_with("mpcluster_requests_total{") || l.starts_with("mpcluster_requests_total ")
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|v| v as u64)
         .sum()

@@ -249,6 +249,8 @@ impl Array {
     /// `a[i:j:k] = other`: `other` must be an array of the same typecode
     /// (`array_ass_subscr`).
     fn set_slice(&self, parts: &[Value], value: &Value) -> Result<(), PyException> {
+        // CPython unpacks the slice (step zero) before looking at the value.
+        seq::resolve_slice(parts, 0)?;
         let src = match value {
             Value::Object(o) if o.global().is_some_and(|g| g.is("array", "array")) => {
                 parse_array_value(o)?
@@ -562,6 +564,15 @@ mod tests {
                 IndexError,
                 "cannot fit 'int' into an index-sized integer".to_string()
             )
+        );
+        assert_eq!(
+            raised(
+                a,
+                &store,
+                "__setitem__",
+                vec![slice(N, N, I(0)), ints(&[1])]
+            ),
+            (ValueError, "slice step cannot be zero".to_string())
         );
         assert_eq!(
             raised(a, &store, "__getitem__", vec![slice(N, N, I(0))]),

@@ -81,10 +81,15 @@ fn resolve_lock(ctx: &CallCtx<'_>, v: &Value) -> Result<(LockRef, Option<String>
         ))
     };
     let Some(entry) = ctx.resolve_proxy(v) else {
-        return Err(refused(match proxyref::token_typeid(v) {
-            Some(typeid) => format!("a '{typeid}' proxy of another manager"),
-            None => format!("'{}'", v.type_name()),
-        }));
+        return Err(match proxyref::token_typeid(v) {
+            Some(typeid) => refused(format!("a '{typeid}' proxy of another manager")),
+            // Not a proxy at all: CPython's `Condition.__init__` fails
+            // looking up `lock.acquire`.
+            None => PyException::attribute_error(format!(
+                "'{}' object has no attribute 'acquire'",
+                v.type_name()
+            )),
+        });
     };
     match entry.obj.as_any().downcast_ref::<LockObject>() {
         Some(lock) => Ok((lock.lock_ref(), Some(entry.id.clone()))),
@@ -554,7 +559,10 @@ mod tests {
             }
         };
         assert!(refused(proxy("Lock", "elsewhere")).contains("'Lock' proxy of another manager"));
-        assert!(refused(Value::Int(5)).contains("not 'int'"));
+        // Not a proxy: CPython fails looking up `lock.acquire`.
+        let e = create(&ctx, Args::new(vec![Value::Int(5)])).err().expect("refused");
+        assert_eq!(e.kind, ExcKind::AttributeError);
+        assert_eq!(e.message(), "'int' object has no attribute 'acquire'");
         let list = store
             .insert(NewObject {
                 typeid: "Event".into(),

@@ -12,14 +12,17 @@ const REFRESH_MS = 2000;
 let token = sessionStorage.getItem("mpcluster-admin-token") || "";
 let selected = null;
 
-function takeTokenFromFragment() {
+// The fragment may also name an object to open (#token=...&object=<id>),
+// so a link can point at one object's detail view.
+function takeFragment() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
   const t = params.get("token");
   if (t) {
     token = t;
     sessionStorage.setItem("mpcluster-admin-token", t);
-    history.replaceState(null, "", location.pathname + location.search);
   }
+  selected = params.get("object") || selected;
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 }
 
 async function api(path) {
@@ -157,6 +160,6 @@ document.getElementById("detail-close").addEventListener("click", () => {
   refreshDetail();
 });
 
-takeTokenFromFragment();
+takeFragment();
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -60,8 +60,17 @@ impl List {
             }
             Subscript::Index(Int::Huge(_)) => Err(seq::index_overflow()),
             Subscript::Slice(parts) => {
-                let new = seq::try_iterate(ctx, &value)?
-                    .ok_or_else(|| PyException::type_error("can only assign an iterable"))?;
+                // The slice is checked (step zero) before the value is
+                // read, and the message for a non-iterable value depends on
+                // the step, as in `list_ass_subscript`.
+                let step = seq::resolve_slice(parts, 0)?.step;
+                let new = seq::try_iterate(ctx, &value)?.ok_or_else(|| {
+                    PyException::type_error(if step == 1 {
+                        "can only assign an iterable"
+                    } else {
+                        "must assign iterable to extended slice"
+                    })
+                })?;
                 let mut items = self.items();
                 let s = seq::resolve_slice(parts, items.len())?;
                 if s.step == 1 {
@@ -198,6 +207,15 @@ mod tests {
         assert_eq!(
             raised(&l, &store, "__setitem__", vec![slice(I(0), I(1), N), I(5)]),
             msg(TypeError, "can only assign an iterable")
+        );
+        // CPython's differential: `l[::2] = 5` and `l[::0] = 5`.
+        assert_eq!(
+            raised(&l, &store, "__setitem__", vec![slice(N, N, I(2)), I(5)]),
+            msg(TypeError, "must assign iterable to extended slice")
+        );
+        assert_eq!(
+            raised(&l, &store, "__setitem__", vec![slice(N, N, I(0)), I(5)]),
+            msg(ValueError, "slice step cannot be zero")
         );
         assert_eq!(
             raised(
