@@ -82,7 +82,9 @@ def test_python_puts_rust_gets(named, client_python):
 def test_python_fills_a_dict_rust_reads_typed_and_untyped(named, client_python):
     run_client(
         client_python,
-        CLIENT + "d = m.get_dict()\nd['pears'] = 5\nd.update(apples=3)\nd['plums'] = -1\n",
+        # Only public methods: CPython exposes no more for a registered
+        # callable's object (spec 10), so this runs against either server.
+        CLIENT + "d = m.get_dict()\nd.update({'pears': 5})\nd.update(apples=3)\nd.setdefault('plums', -1)\n",
         named,
     )
     typed, untyped = run_example("interop_probe", named, "dict", "get_dict")

@@ -22,7 +22,11 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let parties: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(3);
+    let parties: usize = std::env::args()
+        .nth(1)
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(3);
     let address = std::env::var("MPCLUSTER_ADDRESS").unwrap_or_else(|_| "127.0.0.1:50000".into());
     let authkey = std::env::var("MPCLUSTER_AUTHKEY").map_err(|_| "set MPCLUSTER_AUTHKEY")?;
     let manager = Manager::connect(address.as_str(), authkey.as_bytes())?;
@@ -44,6 +48,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         indices.push(t.join().map_err(|_| "a party panicked")??);
     }
     indices.sort_unstable();
-    println!("{} parties passed; arrival indices {indices:?}", ready.len()?);
+    println!(
+        "{} parties passed; arrival indices {indices:?}",
+        ready.len()?
+    );
     Ok(())
 }

@@ -24,7 +24,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let items: i64 = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(5);
+    let items: i64 = std::env::args()
+        .nth(1)
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(5);
     let address = std::env::var("MPCLUSTER_ADDRESS").unwrap_or_else(|_| "127.0.0.1:50000".into());
     let authkey = std::env::var("MPCLUSTER_AUTHKEY").map_err(|_| "set MPCLUSTER_AUTHKEY")?;
     let manager = Manager::connect(address.as_str(), authkey.as_bytes()).await?;
@@ -43,12 +47,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn consume(cond: ConditionProxy, buffer: ListProxy<i64>, items: i64) -> mpcluster::Result<Vec<i64>> {
+async fn consume(
+    cond: ConditionProxy,
+    buffer: ListProxy<i64>,
+    items: i64,
+) -> mpcluster::Result<Vec<i64>> {
     let mut got = Vec::new();
     while (got.len() as i64) < items {
         let mut guard = cond.acquire().await?;
         let ready = guard
-            .wait_for(|| async { Ok(!buffer.is_empty().await?) }, Some(Duration::from_secs(30)))
+            .wait_for(
+                || async { Ok(!buffer.is_empty().await?) },
+                Some(Duration::from_secs(30)),
+            )
             .await?;
         if !ready {
             return Err(mpcluster::Error::InvalidArgument("producer stalled".into()));

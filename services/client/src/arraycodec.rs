@@ -18,10 +18,20 @@ use mpcluster_wire::Value;
 /// How the items of an array's bytes are laid out.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Layout {
-    Int { size: usize, signed: bool, big: bool },
-    Float { size: usize, big: bool },
+    Int {
+        size: usize,
+        signed: bool,
+        big: bool,
+    },
+    Float {
+        size: usize,
+        big: bool,
+    },
     /// UTF-16 or UTF-32 code units, one character each.
-    Char { size: usize, big: bool },
+    Char {
+        size: usize,
+        big: bool,
+    },
 }
 
 /// CPython's `enum machine_format_code` (`arraymodule.c`).
@@ -38,13 +48,25 @@ fn layout_of_mformat(code: i64) -> Option<Layout> {
             let size = 2usize << group;
             int(size, within >= 2, within % 2 == 1)
         }
-        14 => Some(Layout::Float { size: 4, big: false }),
+        14 => Some(Layout::Float {
+            size: 4,
+            big: false,
+        }),
         15 => Some(Layout::Float { size: 4, big: true }),
-        16 => Some(Layout::Float { size: 8, big: false }),
+        16 => Some(Layout::Float {
+            size: 8,
+            big: false,
+        }),
         17 => Some(Layout::Float { size: 8, big: true }),
-        18 => Some(Layout::Char { size: 2, big: false }),
+        18 => Some(Layout::Char {
+            size: 2,
+            big: false,
+        }),
         19 => Some(Layout::Char { size: 2, big: true }),
-        20 => Some(Layout::Char { size: 4, big: false }),
+        20 => Some(Layout::Char {
+            size: 4,
+            big: false,
+        }),
         21 => Some(Layout::Char { size: 4, big: true }),
         _ => None,
     }
@@ -52,7 +74,13 @@ fn layout_of_mformat(code: i64) -> Option<Layout> {
 
 /// The layout of a typecode on x86-64 Linux CPython (LP64, little-endian).
 fn layout_of_typecode(tc: &str) -> Option<Layout> {
-    let int = |size, signed| Some(Layout::Int { size, signed, big: false });
+    let int = |size, signed| {
+        Some(Layout::Int {
+            size,
+            signed,
+            big: false,
+        })
+    };
     match tc {
         "b" => int(1, true),
         "B" => int(1, false),
@@ -62,9 +90,18 @@ fn layout_of_typecode(tc: &str) -> Option<Layout> {
         "I" => int(4, false),
         "l" | "q" => int(8, true),
         "L" | "Q" => int(8, false),
-        "f" => Some(Layout::Float { size: 4, big: false }),
-        "d" => Some(Layout::Float { size: 8, big: false }),
-        "u" | "w" => Some(Layout::Char { size: 4, big: false }),
+        "f" => Some(Layout::Float {
+            size: 4,
+            big: false,
+        }),
+        "d" => Some(Layout::Float {
+            size: 8,
+            big: false,
+        }),
+        "u" | "w" => Some(Layout::Char {
+            size: 4,
+            big: false,
+        }),
         _ => None,
     }
 }
@@ -168,9 +205,23 @@ mod tests {
     #[test]
     fn machine_format_codes_cover_every_width() {
         let le16s = layout_of_mformat(4).unwrap();
-        assert_eq!(le16s, Layout::Int { size: 2, signed: true, big: false });
+        assert_eq!(
+            le16s,
+            Layout::Int {
+                size: 2,
+                signed: true,
+                big: false
+            }
+        );
         let be64u = layout_of_mformat(11).unwrap();
-        assert_eq!(be64u, Layout::Int { size: 8, signed: false, big: true });
+        assert_eq!(
+            be64u,
+            Layout::Int {
+                size: 8,
+                signed: false,
+                big: true
+            }
+        );
         assert_eq!(
             decode(be64u, &[0xff; 8]).unwrap(),
             Value::from_bigint(u64::MAX.into())
@@ -186,7 +237,10 @@ mod tests {
     fn mpcluster_form_and_chars() {
         let v = Value::Object(Box::new(mpcluster_wire::Object::reduce(
             Value::global("array", "array"),
-            vec![Value::from("u"), Value::Bytes(vec![b'h', 0, 0, 0, b'i', 0, 0, 0])],
+            vec![
+                Value::from("u"),
+                Value::Bytes(vec![b'h', 0, 0, 0, b'i', 0, 0, 0]),
+            ],
         )));
         assert_eq!(
             array_items(&v).unwrap().unwrap(),

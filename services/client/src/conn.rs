@@ -69,7 +69,8 @@ impl Reply {
             )));
         };
         let mut items = items.into_iter();
-        let (Some(Value::Str(kind)), Some(payload), None) = (items.next(), items.next(), items.next())
+        let (Some(Value::Str(kind)), Some(payload), None) =
+            (items.next(), items.next(), items.next())
         else {
             return Err(Error::protocol("reply is not a (str, payload) pair"));
         };
@@ -145,7 +146,9 @@ pub(crate) struct Conn {
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("address", &self.label).finish_non_exhaustive()
+        f.debug_struct("Conn")
+            .field("address", &self.label)
+            .finish_non_exhaustive()
     }
 }
 
@@ -213,7 +216,12 @@ impl Conn {
         args: Vec<Value>,
         kwds: Dict,
     ) -> Result<Reply> {
-        let req = Value::tuple([ident, Value::from(name), Value::Tuple(args), Value::from(kwds)]);
+        let req = Value::tuple([
+            ident,
+            Value::from(name),
+            Value::Tuple(args),
+            Value::from(kwds),
+        ]);
         let payload = pickle::encode(&req);
         write_frame(&mut self.stream, &payload)
             .await
@@ -260,12 +268,18 @@ mod tests {
             Value::global("_queue", "Empty"),
             vec![],
         )));
-        let err = Reply::parse(pair("#ERROR", exc)).unwrap().into_value().unwrap_err();
-        assert!(err.is_remote("queue.Empty"), "{err}");
-        let tb = Reply::parse(pair("#TRACEBACK", Value::from("Traceback...\nKeyError: 'x'")))
+        let err = Reply::parse(pair("#ERROR", exc))
             .unwrap()
             .into_value()
             .unwrap_err();
+        assert!(err.is_remote("queue.Empty"), "{err}");
+        let tb = Reply::parse(pair(
+            "#TRACEBACK",
+            Value::from("Traceback...\nKeyError: 'x'"),
+        ))
+        .unwrap()
+        .into_value()
+        .unwrap_err();
         assert!(tb.is_remote("RemoteError"));
         assert_eq!(tb.remote().unwrap().traceback_type(), Some("KeyError"));
         let un = Reply::parse(pair("#UNSERIALIZABLE", Value::from("boom")))

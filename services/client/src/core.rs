@@ -53,7 +53,9 @@ impl Core {
         kwds: Dict,
     ) -> Result<Value> {
         let mut conn = Conn::open(address, &self.settings).await?;
-        conn.request(Value::None, name, args, kwds).await?.into_value()
+        conn.request(Value::None, name, args, kwds)
+            .await?
+            .into_value()
     }
 
     /// `incref(id)` on the object's manager.

@@ -274,7 +274,11 @@ mod tests {
             ("builtins", "KeyError", "KeyError"),
             ("_queue", "Empty", "queue.Empty"),
             ("queue", "Full", "queue.Full"),
-            ("threading", "BrokenBarrierError", "threading.BrokenBarrierError"),
+            (
+                "threading",
+                "BrokenBarrierError",
+                "threading.BrokenBarrierError",
+            ),
             (
                 "multiprocessing.context",
                 "TimeoutError",

@@ -135,7 +135,10 @@ impl Manager {
     pub async fn debug_info(&self) -> Result<String> {
         match self.control("debug_info", vec![]).await? {
             Value::Str(s) => Ok(s),
-            other => Err(Error::protocol(format!("debug_info returned a {}", other.type_name()))),
+            other => Err(Error::protocol(format!(
+                "debug_info returned a {}",
+                other.type_name()
+            ))),
         }
     }
 
@@ -172,7 +175,14 @@ impl Manager {
                 full.extend(args);
                 let reply = core.control(&address, "create", full, kwds).await?;
                 let (id, exposed) = read_create_reply(reply)?;
-                Ok::<_, Error>((Token { typeid, address, id }, exposed))
+                Ok::<_, Error>((
+                    Token {
+                        typeid,
+                        address,
+                        id,
+                    },
+                    exposed,
+                ))
             })
             .await??;
         Ok(RawProxy::new(self.shared.clone(), token, Some(exposed)))
@@ -222,7 +232,11 @@ impl Manager {
                 }
             })
             .await??;
-        Ok(P::from_raw(RawProxy::new(self.shared.clone(), token, exposed)))
+        Ok(P::from_raw(RawProxy::new(
+            self.shared.clone(),
+            token,
+            exposed,
+        )))
     }
 
     /// Waits until the references of dropped proxies have been released on
@@ -255,7 +269,10 @@ fn read_names(v: &Value) -> Option<Vec<String>> {
     let (Value::Tuple(items) | Value::List(items)) = v else {
         return None;
     };
-    items.iter().map(|n| n.as_str().map(str::to_string)).collect()
+    items
+        .iter()
+        .map(|n| n.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Settings of a [`Manager`], from [`Manager::builder`].
@@ -385,7 +402,9 @@ mod tests {
     fn builder_rejects_a_bad_address_and_hides_the_key() {
         let err = Manager::builder("no-port", b"k").build().unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
-        let m = Manager::builder("127.0.0.1:1", b"top-secret").build().unwrap();
+        let m = Manager::builder("127.0.0.1:1", b"top-secret")
+            .build()
+            .unwrap();
         assert!(!format!("{m:?}").contains("top-secret"));
         assert_eq!(m.address(), &Address::new("127.0.0.1", 1));
     }
@@ -398,7 +417,9 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let err = Manager::connect(("127.0.0.1", port), b"k").await.unwrap_err();
+        let err = Manager::connect(("127.0.0.1", port), b"k")
+            .await
+            .unwrap_err();
         assert!(err.is_connection(), "{err}");
         assert!(!err.is_auth());
     }

@@ -104,7 +104,11 @@ impl RawProxy {
             .io
             .run(async move { core.adopt(&called, token).await })
             .await??;
-        Ok(RawProxy::new(self.inner.shared.clone(), token, Some(exposed)))
+        Ok(RawProxy::new(
+            self.inner.shared.clone(),
+            token,
+            Some(exposed),
+        ))
     }
 
     async fn call_reply(&self, method: &str, args: Vec<Value>, kwds: Dict) -> Result<Reply> {

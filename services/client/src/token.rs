@@ -37,7 +37,10 @@ impl Address {
 
     /// The Python `(host, port)` tuple.
     pub fn to_value(&self) -> Value {
-        Value::tuple([Value::from(self.host.as_str()), Value::Int(self.port.into())])
+        Value::tuple([
+            Value::from(self.host.as_str()),
+            Value::Int(self.port.into()),
+        ])
     }
 
     /// Reads a Python `(host, port)` tuple (or list).
@@ -164,7 +167,12 @@ impl Token {
                 (Value::global(MANAGERS, "AutoProxy"), kwds)
             }
         };
-        let args = vec![cls, self.to_value(), Value::from("pickle"), Value::from(kwds)];
+        let args = vec![
+            cls,
+            self.to_value(),
+            Value::from("pickle"),
+            Value::from(kwds),
+        ];
         Value::Object(Box::new(Object {
             build: Build::Reduce {
                 callable: Value::global(MANAGERS, "RebuildProxy"),

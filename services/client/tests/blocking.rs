@@ -21,12 +21,17 @@ fn collections_and_iterators() {
     let m = connect(&server);
     let l = m.list(&[1_i64, 2, 3]).unwrap();
     l.push(&4).unwrap();
-    assert_eq!(l.iter().collect::<Result<Vec<_>, _>>().unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        l.iter().collect::<Result<Vec<_>, _>>().unwrap(),
+        vec![1, 2, 3, 4]
+    );
     assert_eq!(l.pop().unwrap(), Some(4));
     let err = l.get(10).unwrap_err();
     assert!(err.is_remote(exc::INDEX_ERROR), "{err}");
 
-    let d = m.dict(&[("a".to_string(), 1_i64), ("b".to_string(), 2)]).unwrap();
+    let d = m
+        .dict(&[("a".to_string(), 1_i64), ("b".to_string(), 2)])
+        .unwrap();
     let keys: Vec<String> = d.iter().unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(keys, vec!["a", "b"]);
     assert_eq!(d.get(&"b".to_string()).unwrap(), Some(2));
@@ -38,7 +43,10 @@ fn collections_and_iterators() {
     v.set(&1.5).unwrap();
     assert_eq!(v.get().unwrap(), 1.5);
     let a = m.array("b", &[1_i64, -1]).unwrap();
-    assert_eq!(a.iter().collect::<Result<Vec<_>, _>>().unwrap(), vec![1, -1]);
+    assert_eq!(
+        a.iter().collect::<Result<Vec<_>, _>>().unwrap(),
+        vec![1, -1]
+    );
     assert_eq!(a.to_vec().unwrap(), vec![1, -1]);
 }
 
@@ -158,5 +166,7 @@ fn blocking_calls_are_refused_inside_a_runtime() {
     });
     m.flush().unwrap();
     assert!(!lock.locked().unwrap());
-    assert!(Manager::connect(server.addr.as_str(), b"bad").unwrap_err().is_auth());
+    assert!(Manager::connect(server.addr.as_str(), b"bad")
+        .unwrap_err()
+        .is_auth());
 }

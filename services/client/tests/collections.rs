@@ -69,17 +69,17 @@ async fn list_errors_are_the_python_exceptions() {
     let l = m.list(&[1_i64]).await.unwrap();
     let err = l.get(5).await.unwrap_err();
     assert!(err.is_remote(exc::INDEX_ERROR), "{err}");
-    assert_eq!(err.remote().unwrap().message(), Some("list index out of range"));
+    assert_eq!(
+        err.remote().unwrap().message(),
+        Some("list index out of range")
+    );
     let err = l.index(&9).await.unwrap_err();
     assert!(err.is_remote(exc::VALUE_ERROR), "{err}");
     assert_eq!(err.remote().unwrap().message(), Some("9 is not in list"));
     let err = l.remove(&9).await.unwrap_err();
     assert!(err.is_remote(exc::VALUE_ERROR), "{err}");
     // Mixed types sort as Python refuses to.
-    let mixed = m
-        .list(&[Value::from("a"), Value::Int(1)])
-        .await
-        .unwrap();
+    let mixed = m.list(&[Value::from("a"), Value::Int(1)]).await.unwrap();
     let err = mixed.sort(false).await.unwrap_err();
     assert!(err.is_remote(exc::TYPE_ERROR), "{err}");
     assert_eq!(
@@ -89,7 +89,10 @@ async fn list_errors_are_the_python_exceptions() {
     // A typed view of values of another type is a conversion error, not a
     // remote one.
     let err = m.list(&["x"]).await.unwrap();
-    let as_ints = m.open::<mpcluster::ListProxy<i64>>(err.token().clone()).await.unwrap();
+    let as_ints = m
+        .open::<mpcluster::ListProxy<i64>>(err.token().clone())
+        .await
+        .unwrap();
     let conv = as_ints.get(0).await.unwrap_err();
     assert!(matches!(conv, mpcluster::Error::Serde(_)), "{conv}");
 }
@@ -170,9 +173,18 @@ async fn dict_iteration_detects_changes_and_structs_round_trip() {
     let jobs = m.dict(&[(7_u32, job.clone())]).await.unwrap();
     assert_eq!(jobs.get(&7).await.unwrap(), Some(job));
     // Python keys: 1 == 1.0 == True.
-    let raw = m.dict(&[(Value::Int(1), Value::from("one"))]).await.unwrap();
-    assert_eq!(raw.get(&Value::Float(1.0)).await.unwrap(), Some(Value::from("one")));
-    assert_eq!(raw.get(&Value::Bool(true)).await.unwrap(), Some(Value::from("one")));
+    let raw = m
+        .dict(&[(Value::Int(1), Value::from("one"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.get(&Value::Float(1.0)).await.unwrap(),
+        Some(Value::from("one"))
+    );
+    assert_eq!(
+        raw.get(&Value::Bool(true)).await.unwrap(),
+        Some(Value::from("one"))
+    );
 }
 
 #[tokio::test]
@@ -184,7 +196,10 @@ async fn namespace_value_and_array() {
     ns.set("x", &1_i64).await.unwrap();
     ns.set("name", "alice").await.unwrap();
     assert_eq!(ns.get::<i64>("x").await.unwrap(), Some(1));
-    assert_eq!(ns.get::<String>("name").await.unwrap(), Some("alice".into()));
+    assert_eq!(
+        ns.get::<String>("name").await.unwrap(),
+        Some("alice".into())
+    );
     assert_eq!(ns.get::<i64>("missing").await.unwrap(), None);
     let attrs = ns.attributes().await.unwrap();
     assert_eq!(attrs.len(), 2);
@@ -224,12 +239,18 @@ async fn namespace_value_and_array() {
     }
     assert_eq!(seen, vec![-7, 2, 3]);
     let err = a.get(3).await.unwrap_err();
-    assert_eq!(err.remote().unwrap().message(), Some("array index out of range"));
+    assert_eq!(
+        err.remote().unwrap().message(),
+        Some("array index out of range")
+    );
     let err = a.set(0, &(1_i64 << 40)).await.unwrap_err();
     assert!(err.is_remote(exc::OVERFLOW_ERROR), "{err}");
     let floats = m.array("d", &[0.5_f64, 1.5]).await.unwrap();
     assert_eq!(floats.to_vec().await.unwrap(), vec![0.5, 1.5]);
-    let as_f = m.open::<mpcluster::ArrayProxy<f64>>(a.token().clone()).await.unwrap();
+    let as_f = m
+        .open::<mpcluster::ArrayProxy<f64>>(a.token().clone())
+        .await
+        .unwrap();
     let err = as_f.set(0, &1.5).await.unwrap_err();
     assert!(err.is_remote(exc::TYPE_ERROR), "{err}");
     // An invalid typecode fails in create: a RemoteError (traceback).

@@ -50,7 +50,10 @@ async fn collections_against_cpython() {
     }
     assert_eq!(n, 3);
 
-    let d = m.dict(&[("a".to_string(), 1_i64), ("b".to_string(), 2)]).await.unwrap();
+    let d = m
+        .dict(&[("a".to_string(), 1_i64), ("b".to_string(), 2)])
+        .await
+        .unwrap();
     assert_eq!(d.items().await.unwrap().len(), 2);
     let keys = d.iter().await.unwrap().collect_all().await.unwrap();
     assert_eq!(keys, vec!["a", "b"]);
@@ -86,13 +89,20 @@ async fn queues_and_sync_against_cpython() {
     let q: QueueProxy<String> = m.get("get_queue").await.unwrap();
     q.put(&"hello".to_string()).await.unwrap();
     assert_eq!(q.get().await.unwrap(), "hello");
-    assert_eq!(q.get_timeout(Duration::from_millis(100)).await.unwrap(), None);
+    assert_eq!(
+        q.get_timeout(Duration::from_millis(100)).await.unwrap(),
+        None
+    );
     let err = q.get_nowait().await.unwrap_err();
     assert!(err.is_remote(exc::QUEUE_EMPTY), "{err}");
 
     let rlock = m.rlock().await.unwrap();
     let g = rlock.acquire().await.unwrap();
-    assert!(rlock.release().await.unwrap_err().is_remote(exc::RUNTIME_ERROR));
+    assert!(rlock
+        .release()
+        .await
+        .unwrap_err()
+        .is_remote(exc::RUNTIME_ERROR));
     g.release().await.unwrap();
 
     let cond = m.condition(None).await.unwrap();
@@ -128,7 +138,10 @@ async fn queues_and_sync_against_cpython() {
     barrier.wait().await.unwrap();
     other.await.unwrap().unwrap();
     assert_eq!(barrier.parties().await.unwrap(), 2);
-    let err = barrier.wait_timeout(Duration::from_millis(50)).await.unwrap_err();
+    let err = barrier
+        .wait_timeout(Duration::from_millis(50))
+        .await
+        .unwrap_err();
     assert!(err.is_remote(exc::BROKEN_BARRIER), "{err}");
 
     let sem = m.bounded_semaphore(1).await.unwrap();
@@ -155,7 +168,9 @@ async fn q_token_is_reusable(m: &Manager) -> bool {
 async fn wrong_key_against_cpython_is_an_auth_error() {
     let mut py = PyChild::spawn("127.0.0.1:0", SERVER);
     let addr = py.line().await;
-    let err = Manager::connect(addr.as_str(), b"not the key").await.unwrap_err();
+    let err = Manager::connect(addr.as_str(), b"not the key")
+        .await
+        .unwrap_err();
     assert!(err.is_auth(), "{err}");
     // The server survives and serves the right key.
     Manager::connect(addr.as_str(), KEY).await.unwrap();

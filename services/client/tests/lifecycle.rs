@@ -116,9 +116,14 @@ async fn proxies_nest_inside_other_objects() {
 #[tokio::test]
 async fn auth_and_connection_errors_are_distinct() {
     let server = Server::start();
-    let err = Manager::connect(server.addr.as_str(), b"wrong key").await.unwrap_err();
+    let err = Manager::connect(server.addr.as_str(), b"wrong key")
+        .await
+        .unwrap_err();
     assert!(err.is_auth(), "{err}");
-    assert!(err.to_string().contains("digest sent was rejected"), "{err}");
+    assert!(
+        err.to_string().contains("digest sent was rejected"),
+        "{err}"
+    );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -146,7 +151,13 @@ async fn auth_and_connection_errors_are_distinct() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, mpcluster::Error::Timeout { what: "handshake", .. }),
+        matches!(
+            err,
+            mpcluster::Error::Timeout {
+                what: "handshake",
+                ..
+            }
+        ),
         "{err}"
     );
 }

@@ -54,7 +54,11 @@ say('done')
     .await
     .unwrap();
     assert_eq!(py.line().await, "done");
-    let back = q.get_timeout(Duration::from_secs(20)).await.unwrap().unwrap();
+    let back = q
+        .get_timeout(Duration::from_secs(20))
+        .await
+        .unwrap()
+        .unwrap();
     // A Python tuple reads as a Vec.
     assert_eq!(
         back,
@@ -178,9 +182,11 @@ hear()
         tokio::spawn(async move { lock.acquire().await.map(|g| g.forget()) })
     };
     // Still held by Python.
-    assert!(tokio::time::timeout(Duration::from_millis(300), &mut waiter)
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut waiter)
+            .await
+            .is_err()
+    );
     py.send("release").await;
     assert_eq!(py.line().await, "released");
     tokio::time::timeout(Duration::from_secs(20), waiter)

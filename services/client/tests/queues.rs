@@ -23,15 +23,37 @@ async fn put_get_in_order_and_sizes() {
     assert!(q.is_empty().await.unwrap());
     assert!(!q.is_full().await.unwrap());
     for id in 0..3 {
-        q.put(&Job { id, url: format!("u{id}") }).await.unwrap();
+        q.put(&Job {
+            id,
+            url: format!("u{id}"),
+        })
+        .await
+        .unwrap();
     }
     assert_eq!(q.len().await.unwrap(), 3);
-    assert!(q.try_put(&Job { id: 3, url: "u3".into() }).await.unwrap());
-    q.put_nowait(&Job { id: 4, url: "u4".into() }).await.unwrap();
+    assert!(q
+        .try_put(&Job {
+            id: 3,
+            url: "u3".into()
+        })
+        .await
+        .unwrap());
+    q.put_nowait(&Job {
+        id: 4,
+        url: "u4".into(),
+    })
+    .await
+    .unwrap();
     let mut ids = Vec::new();
     ids.push(q.get().await.unwrap().id);
     ids.push(q.try_get().await.unwrap().unwrap().id);
-    ids.push(q.get_timeout(Duration::from_secs(5)).await.unwrap().unwrap().id);
+    ids.push(
+        q.get_timeout(Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+    );
     ids.push(q.get_nowait().await.unwrap().id);
     ids.push(q.get().await.unwrap().id);
     assert_eq!(ids, vec![0, 1, 2, 3, 4]);
@@ -47,9 +69,15 @@ async fn empty_and_full_with_and_without_timeouts() {
     let err = q.get_nowait().await.unwrap_err();
     assert!(err.is_remote(exc::QUEUE_EMPTY), "{err}");
     let started = Instant::now();
-    assert_eq!(q.get_timeout(Duration::from_millis(200)).await.unwrap(), None);
+    assert_eq!(
+        q.get_timeout(Duration::from_millis(200)).await.unwrap(),
+        None
+    );
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
 
     q.put(&1).await.unwrap();
     assert!(q.is_full().await.unwrap());
@@ -121,14 +149,19 @@ async fn joinable_queue_join_waits_for_task_done() {
 async fn named_queue_from_config_is_shared_between_managers() {
     let server = Server::start_with(&[], Some("[objects]\nget_queue = { kind = \"Queue\" }\n"));
     let producer = server.manager().await;
-    let consumer = Manager::connect(server.addr.as_str(), common::KEY).await.unwrap();
+    let consumer = Manager::connect(server.addr.as_str(), common::KEY)
+        .await
+        .unwrap();
     let tx: QueueProxy<Job> = producer.get("get_queue").await.unwrap();
     let rx: QueueProxy<Job> = consumer.get("get_queue").await.unwrap();
     assert_eq!(tx.token().id, rx.token().id);
     assert_eq!(tx.token().typeid, "get_queue");
     let exposed = tx.raw().exposed().unwrap();
     assert!(exposed.iter().any(|m| m == "put"), "{exposed:?}");
-    let job = Job { id: 1, url: "x".into() };
+    let job = Job {
+        id: 1,
+        url: "x".into(),
+    };
     tx.put(&job).await.unwrap();
     assert_eq!(rx.get().await.unwrap(), job);
     // The named object survives all its references.
@@ -153,5 +186,8 @@ async fn cancelling_a_blocked_get_loses_no_item() {
     let r = tokio::time::timeout(Duration::from_millis(100), q.get()).await;
     assert!(r.is_err());
     q.put(&42).await.unwrap();
-    assert_eq!(q.get_timeout(Duration::from_secs(10)).await.unwrap(), Some(42));
+    assert_eq!(
+        q.get_timeout(Duration::from_secs(10)).await.unwrap(),
+        Some(42)
+    );
 }

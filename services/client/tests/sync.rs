@@ -36,9 +36,11 @@ async fn lock_blocks_another_task_until_the_guard_goes() {
         })
     };
     // The contender cannot get it while we hold it.
-    assert!(tokio::time::timeout(Duration::from_millis(200), &mut got_rx)
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut got_rx)
+            .await
+            .is_err()
+    );
     drop(guard); // released in the background
     tokio::time::timeout(LONG, got_rx).await.unwrap().unwrap();
     contender.await.unwrap();
@@ -46,7 +48,10 @@ async fn lock_blocks_another_task_until_the_guard_goes() {
 
     let err = lock.release().await.unwrap_err();
     assert!(err.is_remote(exc::RUNTIME_ERROR), "{err}");
-    assert_eq!(err.remote().unwrap().message(), Some("release unlocked lock"));
+    assert_eq!(
+        err.remote().unwrap().message(),
+        Some("release unlocked lock")
+    );
 }
 
 #[tokio::test]
@@ -156,10 +161,7 @@ async fn condition_timeouts_and_misuse() {
     assert!(!lock.locked().await.unwrap());
 
     // notify/wait without the lock: the raw call on a pooled connection.
-    let err = cond
-        .raw_notify_without_lock()
-        .await
-        .unwrap_err();
+    let err = cond.raw_notify_without_lock().await.unwrap_err();
     assert!(err.is_remote(exc::RUNTIME_ERROR), "{err}");
     assert_eq!(
         err.remote().unwrap().message(),
@@ -176,7 +178,11 @@ impl RawNotify for mpcluster::ConditionProxy {
     async fn raw_notify_without_lock(&self) -> mpcluster::Result<mpcluster::Value> {
         use mpcluster::Proxy;
         self.raw()
-            .call("notify", vec![mpcluster::Value::Int(1)], mpcluster::Dict::new())
+            .call(
+                "notify",
+                vec![mpcluster::Value::Int(1)],
+                mpcluster::Dict::new(),
+            )
             .await
     }
 }
@@ -196,7 +202,11 @@ async fn event_wakes_every_waiter() {
         .collect();
     ev.set().await.unwrap();
     for w in waiters {
-        tokio::time::timeout(LONG, w).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(LONG, w)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
     }
     assert!(ev.is_set().await.unwrap());
     assert!(ev.wait_timeout(Duration::from_millis(10)).await.unwrap());
@@ -219,7 +229,13 @@ async fn barrier_releases_all_parties_and_breaks_on_timeout() {
         .collect();
     let mut indices = Vec::new();
     for p in parties {
-        indices.push(tokio::time::timeout(LONG, p).await.unwrap().unwrap().unwrap());
+        indices.push(
+            tokio::time::timeout(LONG, p)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap(),
+        );
     }
     indices.sort();
     assert_eq!(indices, vec![0, 1, 2]);
@@ -237,7 +253,10 @@ async fn barrier_releases_all_parties_and_breaks_on_timeout() {
     let err = barrier.wait().await.unwrap_err();
     assert!(err.is_remote(exc::BROKEN_BARRIER), "{err}");
 
-    let timed = m.barrier(2, Some(Duration::from_millis(100))).await.unwrap();
+    let timed = m
+        .barrier(2, Some(Duration::from_millis(100)))
+        .await
+        .unwrap();
     let err = timed.wait().await.unwrap_err();
     assert!(err.is_remote(exc::BROKEN_BARRIER), "{err}");
 }

@@ -33,14 +33,15 @@ pub struct Sig {
 }
 
 impl Sig {
-    /// A Python-level method: keywords allowed.
+    /// A Python-level method: keywords allowed, `self` counted in messages
+    /// ("takes from 2 to 4 positional arguments but 5 were given").
     pub const fn py(name: &'static str, params: &'static [&'static str], required: usize) -> Sig {
         Sig {
             name,
             params,
             required,
             positional_only: false,
-            implicit: 0,
+            implicit: 1,
         }
     }
 
@@ -250,7 +251,7 @@ mod tests {
         let e = Args::new(vec![Value::None; 4]).bind(&PUT).unwrap_err();
         assert_eq!(
             e.message(),
-            "Queue.put() takes from 1 to 3 positional arguments but 4 were given"
+            "Queue.put() takes from 2 to 4 positional arguments but 5 were given"
         );
     }
 }

@@ -7,7 +7,7 @@
 use clap::Parser;
 use mpcluster_manager::admin::auth::AdminToken;
 use mpcluster_manager::admin::grpc::pb;
-use mpcluster_manager::admin::view::AdminView;
+use mpcluster_manager::admin::view::{AdminView, EventKind};
 use mpcluster_manager::admin::Admin;
 use mpcluster_manager::config::Config;
 use mpcluster_manager::server::Server;
@@ -771,4 +771,38 @@ async fn shutdown_stops_the_admin_listener_despite_watchers() {
         TcpStream::connect(r.admin).await.is_err(),
         "still accepting"
     );
+}
+
+#[tokio::test]
+async fn objects_of_departed_clients_show_as_orphans() {
+    let r = start(&[]).await;
+    let view = AdminView::new(r.shared.clone()).with_orphan_after(Duration::ZERO);
+    let mut events = view.watch();
+    let list = create(r.data, "list").await;
+    let mut c = Client::serving(r.data).await;
+    c.call(Value::from(list.as_str()), "append", vec![Value::Int(1)])
+        .await
+        .unwrap();
+    // In use by an open connection: not an orphan, even with no idle time.
+    let o = view.objects().into_iter().find(|o| o.id == list).unwrap();
+    assert!(!o.orphan);
+    assert!(o.conns.len() == 1 && o.conns[0].open);
+    let user = o.conns[0].id;
+    drop(c); // the client dies without releasing its reference
+    loop {
+        let e = events.recv().await.expect("events flow");
+        if matches!(e.kind, EventKind::ClientDisconnected { conn, .. } if conn == user) {
+            break;
+        }
+    }
+    let o = view.objects().into_iter().find(|o| o.id == list).unwrap();
+    assert_eq!((o.refcount, o.orphan), (1, true));
+    assert!(!o.conns[0].open);
+    assert_eq!(view.stats().orphans, 1);
+    // The configured threshold (5 minutes by default) is not reached yet.
+    let default_view = AdminView::new(r.shared.clone());
+    assert!(!default_view.objects()[0].orphan);
+    let http_view = get(&r, "/api/v1/objects").await.json();
+    assert_eq!(find(&http_view, &list)["orphan"], false);
+    r.stop.cancel();
 }

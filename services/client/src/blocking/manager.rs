@@ -121,12 +121,14 @@ impl Manager {
 
     /// `manager.Value(typecode, value)`.
     pub fn value<T: Serialize>(&self, typecode: &str, value: &T) -> Result<ValueProxy<T>> {
-        self.block(self.0.value(typecode, value)).map(ValueProxy::from)
+        self.block(self.0.value(typecode, value))
+            .map(ValueProxy::from)
     }
 
     /// `manager.Array(typecode, items)`.
     pub fn array<T: Serialize>(&self, typecode: &str, items: &[T]) -> Result<ArrayProxy<T>> {
-        self.block(self.0.array(typecode, items)).map(ArrayProxy::from)
+        self.block(self.0.array(typecode, items))
+            .map(ArrayProxy::from)
     }
 
     /// `manager.Queue(maxsize)`.
@@ -136,7 +138,8 @@ impl Manager {
 
     /// `manager.JoinableQueue(maxsize)`.
     pub fn joinable_queue<T>(&self, maxsize: usize) -> Result<QueueProxy<T>> {
-        self.block(self.0.joinable_queue(maxsize)).map(QueueProxy::from)
+        self.block(self.0.joinable_queue(maxsize))
+            .map(QueueProxy::from)
     }
 
     /// `manager.Lock()`.

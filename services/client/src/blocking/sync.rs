@@ -100,7 +100,10 @@ impl Drop for AcquireGuard {
 /// Runs a guard's release on this thread when it may block; inside an
 /// async runtime the future is dropped instead, which leaves the release
 /// to the async guard's background path.
-fn release_now_or_later(raw: &crate::RawProxy, release: impl std::future::Future<Output = Result<()>>) {
+fn release_now_or_later(
+    raw: &crate::RawProxy,
+    release: impl std::future::Future<Output = Result<()>>,
+) {
     if let Ok(Err(e)) = raw.block_on(release) {
         tracing::warn!(token = %raw.token(), error = %e, "release from a dropped guard failed");
     }

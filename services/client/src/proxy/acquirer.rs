@@ -49,8 +49,12 @@ impl Manager {
 
     /// `manager.BoundedSemaphore(value)`: over-releasing is a `ValueError`.
     pub async fn bounded_semaphore(&self, value: usize) -> Result<AcquirerProxy> {
-        self.create("BoundedSemaphore", vec![Value::Int(value as i64)], Dict::new())
-            .await
+        self.create(
+            "BoundedSemaphore",
+            vec![Value::Int(value as i64)],
+            Dict::new(),
+        )
+        .await
     }
 }
 
@@ -59,9 +63,8 @@ impl AcquirerProxy {
     pub async fn acquire(&self) -> Result<AcquireGuard> {
         let held = Held::acquire(&self.raw, vec![Value::Bool(true)]).await?;
         // A blocking acquire without timeout only returns once acquired.
-        held.map(AcquireGuard).ok_or_else(|| {
-            crate::error::Error::protocol("acquire(True) returned False")
-        })
+        held.map(AcquireGuard)
+            .ok_or_else(|| crate::error::Error::protocol("acquire(True) returned False"))
     }
 
     /// `acquire(False)`: `None` when the lock is taken.
@@ -73,9 +76,11 @@ impl AcquirerProxy {
 
     /// `acquire(True, timeout)`: `None` when still taken after `timeout`.
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Option<AcquireGuard>> {
-        Ok(Held::acquire(&self.raw, vec![Value::Bool(true), secs(timeout)])
-            .await?
-            .map(AcquireGuard))
+        Ok(
+            Held::acquire(&self.raw, vec![Value::Bool(true), secs(timeout)])
+                .await?
+                .map(AcquireGuard),
+        )
     }
 
     /// `release()` on any connection, for a `Lock` or semaphore acquired
@@ -83,7 +88,10 @@ impl AcquirerProxy {
     /// [`forget`](AcquireGuard::forget)-ten). `RuntimeError` for an
     /// unlocked `Lock` or an `RLock` this connection does not own.
     pub async fn release(&self) -> Result<()> {
-        self.raw.call("release", vec![], Dict::new()).await.map(drop)
+        self.raw
+            .call("release", vec![], Dict::new())
+            .await
+            .map(drop)
     }
 
     /// `locked()`: whether anyone holds it. Served by mpcluster for every

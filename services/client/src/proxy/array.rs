@@ -28,8 +28,12 @@ impl Manager {
     /// `manager.Array(typecode, items)`: typecodes are `array.array`'s
     /// (`b B u h H i I l L q Q f d`); an invalid one is a `RemoteError`.
     pub async fn array<T: Serialize>(&self, typecode: &str, items: &[T]) -> Result<ArrayProxy<T>> {
-        self.create("Array", vec![Value::from(typecode), arg(items)?], Dict::new())
-            .await
+        self.create(
+            "Array",
+            vec![Value::from(typecode), arg(items)?],
+            Dict::new(),
+        )
+        .await
     }
 }
 
@@ -46,13 +50,19 @@ impl<T: Serialize + DeserializeOwned> ArrayProxy<T> {
 
     /// `a[index]`; `IndexError` when out of range.
     pub async fn get(&self, index: i64) -> Result<T> {
-        out(self.raw.call("__getitem__", vec![Value::Int(index)], Dict::new()).await?)
+        out(self
+            .raw
+            .call("__getitem__", vec![Value::Int(index)], Dict::new())
+            .await?)
     }
 
     /// `a[index] = item`.
     pub async fn set(&self, index: i64, item: &T) -> Result<()> {
         let args = vec![Value::Int(index), arg(item)?];
-        self.raw.call("__setitem__", args, Dict::new()).await.map(drop)
+        self.raw
+            .call("__setitem__", args, Dict::new())
+            .await
+            .map(drop)
     }
 
     /// `list(a[start:stop])`.

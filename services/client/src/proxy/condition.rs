@@ -54,9 +54,11 @@ impl ConditionProxy {
 
     /// `acquire(True, timeout)`: `None` when still taken after `timeout`.
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Option<ConditionGuard>> {
-        Ok(Held::acquire(&self.raw, vec![Value::Bool(true), secs(timeout)])
-            .await?
-            .map(ConditionGuard))
+        Ok(
+            Held::acquire(&self.raw, vec![Value::Bool(true), secs(timeout)])
+                .await?
+                .map(ConditionGuard),
+        )
     }
 }
 
@@ -79,7 +81,11 @@ impl ConditionGuard {
     /// checked first, and after each wakeup) or the timeout passes; returns
     /// the predicate's last value. The predicate typically reads other
     /// shared objects, over other connections.
-    pub async fn wait_for<F, Fut>(&mut self, mut predicate: F, timeout: Option<Duration>) -> Result<bool>
+    pub async fn wait_for<F, Fut>(
+        &mut self,
+        mut predicate: F,
+        timeout: Option<Duration>,
+    ) -> Result<bool>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<bool>>,
@@ -105,7 +111,11 @@ impl ConditionGuard {
     /// Waits while `condition` holds (`std::sync::Condvar::wait_while`'s
     /// sense: the negation of [`wait_for`](Self::wait_for)); `false` on
     /// timeout.
-    pub async fn wait_while<F, Fut>(&mut self, mut condition: F, timeout: Option<Duration>) -> Result<bool>
+    pub async fn wait_while<F, Fut>(
+        &mut self,
+        mut condition: F,
+        timeout: Option<Duration>,
+    ) -> Result<bool>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<bool>>,
@@ -119,7 +129,10 @@ impl ConditionGuard {
 
     /// `notify(n)`: wakes up to `n` waiters.
     pub async fn notify(&mut self, n: usize) -> Result<()> {
-        self.0.call("notify", vec![Value::Int(n as i64)]).await.map(drop)
+        self.0
+            .call("notify", vec![Value::Int(n as i64)])
+            .await
+            .map(drop)
     }
 
     /// `notify_all()`.

@@ -18,6 +18,13 @@ use std::marker::PhantomData;
 
 /// A shared `dict` from `K` to `V` (use [`Value`] for either when the
 /// types are unknown or mixed).
+///
+/// `get`, `insert`, `delete`, `contains_key` and `len` use the dict's
+/// dunder methods (`__getitem__`, ...), which every `manager.dict()`
+/// exposes. A CPython server that serves a dict through
+/// `register(name, callable)` without `exposed=` exposes public methods
+/// only and answers those with a `RemoteError`; `get_or`, `update`,
+/// `remove`, `keys`, `items` and `to_map` work there too.
 pub struct DictProxy<K, V> {
     raw: RawProxy,
     _types: PhantomData<fn() -> (K, V)>,
@@ -37,8 +44,12 @@ pub(crate) fn dict_arg<K: Serialize, V: Serialize>(pairs: &[(K, V)]) -> Result<V
 
 impl Manager {
     /// `manager.dict(pairs)`: a new shared dict, in the pairs' order.
-    pub async fn dict<K: Serialize, V: Serialize>(&self, pairs: &[(K, V)]) -> Result<DictProxy<K, V>> {
-        self.create("dict", vec![dict_arg(pairs)?], Dict::new()).await
+    pub async fn dict<K: Serialize, V: Serialize>(
+        &self,
+        pairs: &[(K, V)],
+    ) -> Result<DictProxy<K, V>> {
+        self.create("dict", vec![dict_arg(pairs)?], Dict::new())
+            .await
     }
 }
 
@@ -53,7 +64,10 @@ where
 
     /// `d[key]`, with `None` for a missing key (the server's `KeyError`).
     pub async fn get(&self, key: &K) -> Result<Option<V>> {
-        let v = none_on(self.call("__getitem__", vec![arg(key)?]).await, exc::KEY_ERROR)?;
+        let v = none_on(
+            self.call("__getitem__", vec![arg(key)?]).await,
+            exc::KEY_ERROR,
+        )?;
         v.map(out).transpose()
     }
 
@@ -123,7 +137,9 @@ where
 
     /// `d.setdefault(key, default)`: the value now stored under `key`.
     pub async fn set_default(&self, key: &K, default: &V) -> Result<V> {
-        out(self.call("setdefault", vec![arg(key)?, arg(default)?]).await?)
+        out(self
+            .call("setdefault", vec![arg(key)?, arg(default)?])
+            .await?)
     }
 
     /// `d.update(pairs)`.
@@ -160,10 +176,7 @@ where
 /// The pairs of a `dict` value, in order.
 fn pairs_of<K: DeserializeOwned, V: DeserializeOwned>(d: Value) -> Result<Vec<(K, V)>> {
     match d {
-        Value::Dict(d) => d
-            .into_iter()
-            .map(|(k, v)| Ok((out(k)?, out(v)?)))
-            .collect(),
+        Value::Dict(d) => d.into_iter().map(|(k, v)| Ok((out(k)?, out(v)?))).collect(),
         other => Err(crate::error::Error::protocol(format!(
             "expected a dict, got a {}",
             other.type_name()

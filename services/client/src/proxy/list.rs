@@ -51,7 +51,8 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
 
     /// `insert(index, item)`.
     pub async fn insert(&self, index: i64, item: &T) -> Result<()> {
-        self.unit("insert", vec![Value::Int(index), arg(item)?]).await
+        self.unit("insert", vec![Value::Int(index), arg(item)?])
+            .await
     }
 
     /// `l[index]`; `IndexError` when out of range.
@@ -66,11 +67,17 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
 
     /// `l[index] = item`.
     pub async fn set(&self, index: i64, item: &T) -> Result<()> {
-        self.unit("__setitem__", vec![Value::Int(index), arg(item)?]).await
+        self.unit("__setitem__", vec![Value::Int(index), arg(item)?])
+            .await
     }
 
     /// `l[start:stop] = items`.
-    pub async fn set_slice(&self, start: Option<i64>, stop: Option<i64>, items: &[T]) -> Result<()> {
+    pub async fn set_slice(
+        &self,
+        start: Option<i64>,
+        stop: Option<i64>,
+        items: &[T],
+    ) -> Result<()> {
         self.unit("__setitem__", vec![slice(start, stop), arg(items)?])
             .await
     }
@@ -197,7 +204,10 @@ impl<T: Serialize + DeserializeOwned> ListIter<T> {
         if self.done {
             return Ok(None);
         }
-        let got = self.list.call("__getitem__", vec![Value::Int(self.next)]).await;
+        let got = self
+            .list
+            .call("__getitem__", vec![Value::Int(self.next)])
+            .await;
         match none_on(got, exc::INDEX_ERROR)? {
             Some(v) => {
                 self.next += 1;
@@ -215,7 +225,12 @@ impl<T: Serialize + DeserializeOwned> ListIter<T> {
 /// with `BUILD` of the next index (CPython's `listreviter.__reduce__`), or
 /// `builtins.iter([])` once exhausted.
 pub(crate) fn read_reversed(v: Value) -> Result<Value> {
-    let bad = |v: &Value| Error::protocol(format!("unexpected reversed() value {}", v.repr_bounded(100)));
+    let bad = |v: &Value| {
+        Error::protocol(format!(
+            "unexpected reversed() value {}",
+            v.repr_bounded(100)
+        ))
+    };
     if v.as_object_of("builtins", "iter").is_some() {
         return Ok(super::unwrap_builtin_list(v));
     }
@@ -229,8 +244,12 @@ pub(crate) fn read_reversed(v: Value) -> Result<Value> {
         Some(state) => state.as_i64().ok_or_else(|| bad(&v))?,
         None => items.len() as i64 - 1,
     };
-    let upto = usize::try_from(next.saturating_add(1)).unwrap_or(0).min(items.len());
-    Ok(Value::List(items.iter().take(upto).rev().cloned().collect()))
+    let upto = usize::try_from(next.saturating_add(1))
+        .unwrap_or(0)
+        .min(items.len());
+    Ok(Value::List(
+        items.iter().take(upto).rev().cloned().collect(),
+    ))
 }
 
 #[cfg(test)]

@@ -208,7 +208,10 @@ mod tests {
             vec![items.clone()],
         )));
         assert_eq!(unwrap_builtin_list(view), items);
-        let empty = Value::Object(Box::new(Object::reduce(Value::global("builtins", "list"), vec![])));
+        let empty = Value::Object(Box::new(Object::reduce(
+            Value::global("builtins", "list"),
+            vec![],
+        )));
         assert_eq!(unwrap_builtin_list(empty), Value::List(vec![]));
         assert_eq!(unwrap_builtin_list(Value::Int(3)), Value::Int(3));
     }
@@ -228,7 +231,10 @@ mod tests {
             args: vec![],
             traceback: None,
         }));
-        assert!(matches!(none_on::<i32>(Err(empty), "queue.Empty"), Ok(None)));
+        assert!(matches!(
+            none_on::<i32>(Err(empty), "queue.Empty"),
+            Ok(None)
+        ));
         assert!(matches!(none_on(Ok(3), "queue.Empty"), Ok(Some(3))));
         let other = Error::Protocol("x".into());
         assert!(none_on::<i32>(Err(other), "queue.Empty").is_err());

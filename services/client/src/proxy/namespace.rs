@@ -41,13 +41,19 @@ impl NamespaceProxy {
     /// `ns.<name> = value`.
     pub async fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
         let args = vec![Value::from(name), arg(value)?];
-        self.raw.call("__setattr__", args, Dict::new()).await.map(drop)
+        self.raw
+            .call("__setattr__", args, Dict::new())
+            .await
+            .map(drop)
     }
 
     /// `del ns.<name>`; `AttributeError` when missing.
     pub async fn delete(&self, name: &str) -> Result<()> {
         let args = vec![Value::from(name)];
-        self.raw.call("__delattr__", args, Dict::new()).await.map(drop)
+        self.raw
+            .call("__delattr__", args, Dict::new())
+            .await
+            .map(drop)
     }
 
     /// Every attribute (`#GETVALUE` returns the `Namespace` itself; its

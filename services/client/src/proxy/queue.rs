@@ -36,8 +36,12 @@ impl Manager {
     /// [`QueueProxy::task_done`] and whose producers can
     /// [`QueueProxy::join`].
     pub async fn joinable_queue<T>(&self, maxsize: usize) -> Result<QueueProxy<T>> {
-        self.create("JoinableQueue", vec![Value::Int(maxsize as i64)], Dict::new())
-            .await
+        self.create(
+            "JoinableQueue",
+            vec![Value::Int(maxsize as i64)],
+            Dict::new(),
+        )
+        .await
     }
 }
 
@@ -77,7 +81,9 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
 
     /// `q.get(True, timeout)`: `None` when still empty after `timeout`.
     pub async fn get_timeout(&self, timeout: Duration) -> Result<Option<T>> {
-        let r = self.call("get", vec![Value::Bool(true), secs(timeout)]).await;
+        let r = self
+            .call("get", vec![Value::Bool(true), secs(timeout)])
+            .await;
         none_on(r, exc::QUEUE_EMPTY)?.map(out).transpose()
     }
 

@@ -25,8 +25,12 @@ impl Manager {
     /// `manager.Value(typecode, value)`: a new shared value. The typecode
     /// (`"i"`, `"d"`, `"c"`, ...) is kept for `repr` only.
     pub async fn value<T: Serialize>(&self, typecode: &str, value: &T) -> Result<ValueProxy<T>> {
-        self.create("Value", vec![Value::from(typecode), arg(value)?], Dict::new())
-            .await
+        self.create(
+            "Value",
+            vec![Value::from(typecode), arg(value)?],
+            Dict::new(),
+        )
+        .await
     }
 }
 

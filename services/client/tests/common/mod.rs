@@ -65,23 +65,32 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        loop {
+        let addr = loop {
             line.clear();
-            let n = reader.read_line(&mut line).expect("read server stdout");
-            assert!(n > 0, "mpcluster-manager exited before listening");
-            if let Some(addr) = line.trim().strip_prefix("mpcluster-manager listening on ") {
-                let addr = addr.to_string();
-                // Keep draining stdout so the server never blocks on it.
-                std::thread::spawn(move || {
-                    let mut sink = Vec::new();
-                    let _ = reader.read_to_end(&mut sink);
-                });
-                return Server {
-                    child,
-                    addr,
-                    _dir: dir,
-                };
+            match reader.read_line(&mut line) {
+                Ok(n) if n > 0 => {
+                    let found = line.trim().strip_prefix("mpcluster-manager listening on ");
+                    if let Some(addr) = found {
+                        break Some(addr.to_string());
+                    }
+                }
+                _ => break None,
             }
+        };
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mpcluster-manager exited before listening");
+        };
+        // Keep draining stdout so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        Server {
+            child,
+            addr,
+            _dir: dir,
         }
     }
 
@@ -106,10 +115,8 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "mpcluster-client-{tag}-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("mpcluster-client-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }

@@ -197,6 +197,12 @@ impl AdminView {
         }
     }
 
+    /// Flags orphans after `idle` instead of the configured threshold.
+    pub fn with_orphan_after(mut self, idle: Duration) -> AdminView {
+        self.orphan_after = idle;
+        self
+    }
+
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }

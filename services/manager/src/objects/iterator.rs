@@ -156,6 +156,16 @@ impl SharedObject for Iterator {
         r.into()
     }
 
+    /// Dict and list iterators have only `__next__`: the serving loop
+    /// answers the other exposed names with CPython's traceback.
+    fn has_method(&self, method: &str) -> bool {
+        method == "__next__"
+    }
+
+    fn repr_at(&self, addr: &str) -> String {
+        format!("<{} object at {addr}>", self.type_name)
+    }
+
     fn repr(&self) -> String {
         format!("<{} object>", self.type_name)
     }
@@ -275,6 +285,7 @@ mod tests {
         let store = Store::new(10);
         let it = Iterator::over_dict_keys(dict(&[]));
         for m in ["send", "throw", "close"] {
+            assert!(!it.has_method(m));
             assert_eq!(
                 raised(&it, &store, m, vec![]),
                 (

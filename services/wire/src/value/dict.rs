@@ -154,7 +154,8 @@ impl Dict {
 
 impl IntoIterator for Dict {
     type Item = (Value, Value);
-    type IntoIter = std::iter::Map<indexmap::map::IntoIter<Key, Value>, fn((Key, Value)) -> (Value, Value)>;
+    type IntoIter =
+        std::iter::Map<indexmap::map::IntoIter<Key, Value>, fn((Key, Value)) -> (Value, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.map.into_iter().map(|(k, v)| (k.0, v))
     }
@@ -279,7 +280,11 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d.get(&Value::Float(f64::NAN)).unwrap(), None);
         // {frozenset({nan}): 1, frozenset({nan}): 2} keeps both keys too.
-        let fs = || Value::FrozenSet(Box::new(Set::from_values([Value::Float(f64::NAN)]).unwrap()));
+        let fs = || {
+            Value::FrozenSet(Box::new(
+                Set::from_values([Value::Float(f64::NAN)]).unwrap(),
+            ))
+        };
         let d = Dict::from_pairs([(fs(), Value::Int(1)), (fs(), Value::Int(2))]).unwrap();
         assert_eq!(d.len(), 2);
     }

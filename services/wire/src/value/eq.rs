@@ -24,7 +24,8 @@ impl PartialEq for Value {
             (Tuple(a), Tuple(b)) | (List(a), List(b)) => a == b,
             (Dict(a), Dict(b)) => {
                 a.len() == b.len()
-                    && a.iter().all(|(k, v)| matches!(b.get(k), Ok(Some(w)) if v == w))
+                    && a.iter()
+                        .all(|(k, v)| matches!(b.get(k), Ok(Some(w)) if v == w))
             }
             (Set(a) | FrozenSet(a), Set(b) | FrozenSet(b)) => {
                 a.len() == b.len() && a.iter().all(|k| b.contains(k).unwrap_or(false))

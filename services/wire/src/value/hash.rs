@@ -15,9 +15,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 /// `bytearray`, and any tuple or frozenset holding one of them.
 pub fn check_hashable(v: &Value) -> Result<(), OpError> {
     match v {
-        Value::List(_) | Value::BackRef(_) | Value::Dict(_) | Value::Set(_) | Value::ByteArray(_) => {
-            Err(OpError::Unhashable(v.type_name()))
-        }
+        Value::List(_)
+        | Value::BackRef(_)
+        | Value::Dict(_)
+        | Value::Set(_)
+        | Value::ByteArray(_) => Err(OpError::Unhashable(v.type_name())),
         Value::Tuple(items) => items.iter().try_for_each(check_hashable),
         // Members of a frozenset were hashable when it was built.
         _ => Ok(()),
@@ -48,7 +50,9 @@ pub(crate) fn hash_into<H: Hasher>(v: &Value, h: &mut H) {
         Value::Set(s) | Value::FrozenSet(s) => {
             // Order-independent: equal sets may iterate differently.
             h.write_u8(5);
-            let sum = s.iter().fold(0u64, |acc, k| acc.wrapping_add(hash_alone(k)));
+            let sum = s
+                .iter()
+                .fold(0u64, |acc, k| acc.wrapping_add(hash_alone(k)));
             h.write_u64(sum);
         }
         Value::Dict(d) => {
@@ -83,7 +87,8 @@ pub(crate) fn hash_into<H: Hasher>(v: &Value, h: &mut H) {
             h.write_usize(*n);
         }
         // Numbers were handled above.
-        Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) | Value::Complex(_) => {}
+        Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) | Value::Complex(_) => {
+        }
     }
 }
 

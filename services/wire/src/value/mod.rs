@@ -31,14 +31,16 @@ mod repr_array;
 mod repr_num;
 mod repr_obj;
 pub mod serde;
+mod sort;
 mod sort_key;
 
+pub use self::serde::{from_value, from_value_ref, to_value, SerdeError, ValueSerializer};
 pub use builtin_fns::SortKeyError;
 pub use dict::{Dict, Key, Set};
 pub use error::OpError;
-pub use ord::{py_compare, py_lt, py_sort, CompareOp};
+pub use ord::{py_compare, py_lt, CompareOp};
 pub use repr::{ObjectRepr, ReprOptions};
-pub use self::serde::{from_value, from_value_ref, to_value, SerdeError, ValueSerializer};
+pub use sort::py_sort;
 pub use sort_key::{py_sort_by_key, SortKey, SUPPORTED as SUPPORTED_SORT_KEYS};
 
 use num_bigint::BigInt;
@@ -185,7 +187,11 @@ impl Object {
     /// `datetime`), or a module-level rebuild function whose first argument
     /// is the class (`copyreg._reconstructor`, `RebuildProxy`).
     pub fn type_name(&self) -> String {
-        if let Build::Reduce { callable: Value::Global(g), args } = &self.build {
+        if let Build::Reduce {
+            callable: Value::Global(g),
+            args,
+        } = &self.build
+        {
             if g.is("copyreg", "_reconstructor") || g.is("multiprocessing.managers", "RebuildProxy")
             {
                 if let Value::Tuple(items) = args {

@@ -437,7 +437,10 @@ mod tests {
             ),
             (Value::Bytes(b"'\"".to_vec()), "b'\\'\"'"),
             (Value::ByteArray(b"x\"y".to_vec()), "bytearray(b'x\"y')"),
-            (Value::ByteArray(b"a'b\\".to_vec()), "bytearray(b\"a\\'b\\\\\")"),
+            (
+                Value::ByteArray(b"a'b\\".to_vec()),
+                "bytearray(b\"a\\'b\\\\\")",
+            ),
             (Value::ByteArray(b"'\"".to_vec()), "bytearray(b'\\'\"')"),
             (Value::Tuple(vec![]), "()"),
             (Value::Tuple(vec![Value::Int(1)]), "(1,)"),

@@ -17,7 +17,7 @@
 use super::builtin_fns::{
     py_abs, py_case, py_float, py_getitem, py_int, py_len, py_str_key, SortKeyError,
 };
-use super::ord::{apply_permutation, py_sort, sorted_permutation};
+use super::sort::{apply_permutation, py_sort, sorted_permutation};
 use super::{Build, OpError, Value};
 
 /// The key functions [`py_sort_by_key`] evaluates, as a client writes them.
