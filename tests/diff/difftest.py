@@ -40,7 +40,7 @@ CLIENT_TIMEOUT = 300
 # arguments (`Condition(lock_proxy)`) work when it connects back to itself.
 CPYTHON_SERVER = r'''
 import multiprocessing, queue, sys
-from multiprocessing.managers import SyncManager
+from multiprocessing.managers import DictProxy, SyncManager
 
 authkey = bytes.fromhex(sys.argv[1])
 multiprocessing.current_process().authkey = authkey
@@ -57,7 +57,9 @@ class DiffManager(SyncManager):
     pass
 
 DiffManager.register("get_queue", callable=get_queue)
-DiffManager.register("get_dict", callable=get_dict)
+# A named `dict` serves the dict typeid's methods (dunders included), as a
+# server registering it with `proxytype=DictProxy` does.
+DiffManager.register("get_dict", callable=get_dict, proxytype=DictProxy)
 server = DiffManager(address=("127.0.0.1", 0), authkey=authkey).get_server()
 print("listening on %s:%d" % server.address, flush=True)
 server.serve_forever()

@@ -125,4 +125,7 @@ EXPECTED_DIFFERENCES = {
     ("raw-serving", "serving((L, None, (), {}))"):
         Expected(_UNION, "= [#TRACEBACK AttributeError: method None of <class 'list'> object is not in "
                  "exposed={%s}]" % _LIST),
+
+    ("named", "sorted(gd._exposed_)"):
+        Expected(_UNION, "= [%s]" % _DICT_SORTED),
 }

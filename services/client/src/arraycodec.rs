@@ -224,7 +224,7 @@ mod tests {
         );
         assert_eq!(
             decode(be64u, &[0xff; 8]).unwrap(),
-            Value::from_bigint(u64::MAX.into())
+            Value::List(vec![Value::from_bigint(u64::MAX.into())])
         );
         assert_eq!(
             decode(layout_of_mformat(5).unwrap(), &[0xff, 0xfe]).unwrap(),

@@ -105,6 +105,9 @@ pub enum Error {
     /// the async API there.
     #[error("blocking mpcluster call inside an async runtime; use the async API")]
     BlockingInAsync,
+    /// The client's I/O runtime could not be started (no threads left?).
+    #[error("cannot start the mpcluster client runtime: {0}")]
+    Runtime(std::io::Error),
     /// The client's I/O runtime is gone (the process is shutting down).
     #[error("the mpcluster client runtime has stopped")]
     Shutdown,

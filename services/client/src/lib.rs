@@ -12,19 +12,23 @@
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize, Debug)]
-//! struct Job { id: u32, url: String }
+//! struct Job { id: u32, url: String } // a dict {'id': ..., 'url': ...} in Python
 //!
-//! # async fn demo() -> mpcluster::Result<()> {
-//! let manager = Manager::connect("127.0.0.1:50000", b"secret").await?;
-//! let jobs: QueueProxy<Job> = manager.get("get_queue").await?; // a named queue
-//! jobs.put(&Job { id: 1, url: "https://example.org".into() }).await?;
-//! let lock = manager.lock().await?;
-//! let guard = lock.acquire().await?; // released when dropped
-//! let counts = manager.dict(&[("done".to_string(), 0_i64)]).await?;
-//! counts.insert(&"done".to_string(), &1).await?;
-//! guard.release().await?;
-//! # Ok(()) }
+//! #[tokio::main]
+//! async fn main() -> mpcluster::Result<()> {
+//!     let manager = Manager::connect("127.0.0.1:50000", b"secret").await?;
+//!     let jobs: QueueProxy<Job> = manager.get("get_queue").await?; // named in the server config
+//!     jobs.put(&Job { id: 1, url: "https://example.org".into() }).await?;
+//!     let done = manager.dict::<String, i64>(&[]).await?; // a new shared dict
+//!     let lock = manager.lock().await?;
+//!     let _guard = lock.acquire().await?; // released when dropped
+//!     done.insert(&"jobs".to_string(), &1).await?;
+//!     Ok(())
+//! }
 //! ```
+//!
+//! Without an async runtime, [`blocking::Manager`] offers the same API with
+//! blocking methods.
 //!
 //! # How it talks to the manager
 //!

@@ -73,10 +73,7 @@ impl IoRuntime {
             .thread_name("mpcluster-io")
             .enable_all()
             .build()
-            .map_err(|source| Error::Connection {
-                address: "(local runtime)".into(),
-                source,
-            })?;
+            .map_err(Error::Runtime)?;
         let handle = rt.handle().clone();
         Ok(IoRuntime {
             rt: Mutex::new(Some(rt)),

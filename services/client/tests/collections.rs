@@ -257,3 +257,18 @@ async fn namespace_value_and_array() {
     let err = m.array("x", &[1_i64]).await.unwrap_err();
     assert!(err.is_remote(exc::REMOTE_ERROR), "{err}");
 }
+
+#[tokio::test]
+async fn named_dict_serves_the_whole_dict_api() {
+    // Spec 10: a named object answers with its kind's exposed list, so
+    // the dunder-based methods work as on `manager.dict()`.
+    let server = Server::start_with(&[], Some("[objects]\nget_dict = { kind = \"dict\" }\n"));
+    let m = server.manager().await;
+    let d: mpcluster::DictProxy<String, i64> = m.get("get_dict").await.unwrap();
+    d.insert(&"k".to_string(), &1).await.unwrap();
+    assert_eq!(d.get(&"k".to_string()).await.unwrap(), Some(1));
+    assert!(d.contains_key(&"k".to_string()).await.unwrap());
+    assert_eq!(d.len().await.unwrap(), 1);
+    d.delete(&"k".to_string()).await.unwrap();
+    assert!(d.is_empty().await.unwrap());
+}

@@ -25,17 +25,33 @@ say(f'{host}:{port}')
 server.serve_forever()
 ";
 
-async fn cpython_server() -> (PyChild, Manager) {
+async fn cpython_server(python: &str) -> (PyChild, Manager) {
     // The prelude's ADDRESS is unused by the server script.
-    let mut py = PyChild::spawn("127.0.0.1:0", SERVER);
+    let mut py = PyChild::spawn_with(python, "127.0.0.1:0", SERVER);
     let addr = py.line().await;
     let m = Manager::connect(addr.as_str(), KEY).await.unwrap();
     (py, m)
 }
 
-#[tokio::test]
-async fn collections_against_cpython() {
-    let (_py, m) = cpython_server().await;
+/// Runs `scenario` against a CPython server of each installed version.
+macro_rules! for_each_python {
+    ($name:ident, $scenario:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            for python in common::pythons() {
+                eprintln!("CPython server: {python}");
+                $scenario(&python).await;
+            }
+        }
+    };
+}
+
+for_each_python!(collections_against_cpython, collections);
+for_each_python!(queues_and_sync_against_cpython, queues_and_sync);
+for_each_python!(wrong_key_against_cpython_is_an_auth_error, wrong_key);
+
+async fn collections(python: &str) {
+    let (_py, m) = cpython_server(python).await;
     let l = m.list(&[3_i64, 1, 2]).await.unwrap();
     l.sort(false).await.unwrap();
     assert_eq!(l.to_vec().await.unwrap(), vec![1, 2, 3]);
@@ -83,9 +99,8 @@ async fn collections_against_cpython() {
     assert_eq!(m.number_of_objects().await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn queues_and_sync_against_cpython() {
-    let (_py, m) = cpython_server().await;
+async fn queues_and_sync(python: &str) {
+    let (_py, m) = cpython_server(python).await;
     let q: QueueProxy<String> = m.get("get_queue").await.unwrap();
     q.put(&"hello".to_string()).await.unwrap();
     assert_eq!(q.get().await.unwrap(), "hello");
@@ -164,9 +179,8 @@ async fn q_token_is_reusable(m: &Manager) -> bool {
     a.token() == b.token()
 }
 
-#[tokio::test]
-async fn wrong_key_against_cpython_is_an_auth_error() {
-    let mut py = PyChild::spawn("127.0.0.1:0", SERVER);
+async fn wrong_key(python: &str) {
+    let mut py = PyChild::spawn_with(python, "127.0.0.1:0", SERVER);
     let addr = py.line().await;
     let err = Manager::connect(addr.as_str(), b"not the key")
         .await

@@ -260,3 +260,41 @@ async fn barrier_releases_all_parties_and_breaks_on_timeout() {
     let err = timed.wait().await.unwrap_err();
     assert!(err.is_remote(exc::BROKEN_BARRIER), "{err}");
 }
+
+#[tokio::test]
+async fn condition_wait_releases_the_lock_until_notified() {
+    let server = Server::start();
+    let m = server.manager().await;
+    let cond = m.condition(None).await.unwrap();
+    let (waiting_tx, waiting_rx) = oneshot::channel();
+    let waiter = {
+        let cond = cond.clone();
+        tokio::spawn(async move {
+            let mut g = cond.acquire().await.unwrap();
+            let _ = waiting_tx.send(());
+            g.wait().await.unwrap();
+            // Holding the lock again after the wakeup.
+            g.release().await.unwrap();
+        })
+    };
+    waiting_rx.await.unwrap();
+    // `wait` gave the lock up: we can take it (possibly after the waiter
+    // entered `wait`, hence the timeout form).
+    let mut g = cond
+        .acquire_timeout(LONG)
+        .await
+        .unwrap()
+        .expect("the waiting task released the lock");
+    g.notify(1).await.unwrap();
+    // The waiter needs the lock back to return: still ours.
+    let mut waiter = waiter;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut waiter)
+            .await
+            .is_err()
+    );
+    assert!(cond.try_acquire().await.unwrap().is_none());
+    g.release().await.unwrap();
+    tokio::time::timeout(LONG, waiter).await.unwrap().unwrap();
+    assert!(cond.try_acquire().await.unwrap().is_some());
+}

@@ -29,7 +29,12 @@ pub struct Cli {
 
     /// Admin token. Prefer MPCLUSTER_ADMIN_TOKEN or --token-file: a flag
     /// shows up in `ps`.
-    #[arg(long, env = "MPCLUSTER_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "MPCLUSTER_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub token: Option<String>,
 
     /// File holding the admin token (a trailing newline removed).

@@ -256,10 +256,7 @@ pub fn segment(s: &str) -> String {
 /// the manager's own rules (`services/manager/src/admin/auth.rs`): given at
 /// most once, an empty variable counts as unset, a file loses its trailing
 /// newline.
-pub fn resolve_token(
-    token: Option<&str>,
-    file: Option<&Path>,
-) -> Result<Option<String>, CtlError> {
+pub fn resolve_token(token: Option<&str>, file: Option<&Path>) -> Result<Option<String>, CtlError> {
     let token = token.filter(|t| !t.is_empty());
     match (token, file) {
         (Some(_), Some(_)) => Err(CtlError::TokenTwice),
@@ -313,7 +310,10 @@ mod tests {
     fn token_rules() {
         assert_eq!(resolve_token(None, None).unwrap(), None);
         assert_eq!(resolve_token(Some(""), None).unwrap(), None);
-        assert_eq!(resolve_token(Some("t"), None).unwrap().as_deref(), Some("t"));
+        assert_eq!(
+            resolve_token(Some("t"), None).unwrap().as_deref(),
+            Some("t")
+        );
         let path = std::env::temp_dir().join(format!("mpctl-token-{}", std::process::id()));
         std::fs::write(&path, "from-file\r\n").unwrap();
         assert_eq!(

@@ -21,9 +21,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `mpctl objects | head`: the reader went away, which is not a
         // failure of the command.
-        Err(CtlError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
+        Err(CtlError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mpctl: {e}");
             ExitCode::FAILURE
@@ -32,12 +30,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &cli::Cli) -> Result<(), CtlError> {
-    let token = client::resolve_token(cli.token.as_deref(), cli.token_file.as_deref())?;
-    // Refused before any request: every endpoint but the health check is
-    // behind the token, and "no token given" is clearer than the 401.
-    if token.is_none() && cli.command.needs_token() {
-        return Err(CtlError::NoToken);
-    }
+    // The health check needs no token, so a token setting it cannot use
+    // (an unreadable file in a container's environment) must not fail it.
+    let token = if cli.command.needs_token() {
+        let token = client::resolve_token(cli.token.as_deref(), cli.token_file.as_deref())?;
+        // Refused before any request: "no token given" is clearer than
+        // the 401 the API would answer.
+        Some(token.ok_or(CtlError::NoToken)?)
+    } else {
+        None
+    };
     let client = AdminClient::new(&cli.admin, token, cli.timeout)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -95,7 +95,11 @@ pub fn objects(list: &[Value]) -> String {
         ]);
     }
     let n = list.len();
-    format!("{}{n} object{}\n", t.render(), if n == 1 { "" } else { "s" })
+    format!(
+        "{}{n} object{}\n",
+        t.render(),
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 /// `mpctl inspect ID`.
@@ -130,7 +134,7 @@ pub fn connections(list: &[Value]) -> String {
         return "no open connections\n".to_string();
     }
     let mut t = Table::new(&[
-        ("ID", true),
+        ("ID", false),
         ("PEER", false),
         ("NAME", false),
         ("OPENED", false),
@@ -242,7 +246,10 @@ mod tests {
 
     #[test]
     fn object_table() {
-        let out = objects(&[object(), json!({"id": "ff", "typeid": "list", "size": null})]);
+        let out = objects(&[
+            object(),
+            json!({"id": "ff", "typeid": "list", "size": null}),
+        ]);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0],
@@ -279,7 +286,7 @@ mod tests {
         let row = out.lines().nth(1).unwrap();
         assert_eq!(
             row,
-            "8  127.0.0.1:40000  -     2026-01-01T12:00:00Z  yes        12  2.0 KiB  100 B  1a2b.get"
+            "8   127.0.0.1:40000  -     2026-01-01T12:00:00Z  yes         12  2.0 KiB  100 B  1a2b.get"
         );
         assert!(out.ends_with("1 connection\n"));
     }

@@ -64,7 +64,14 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     pairs
         .iter()
-        .map(|(k, v)| format!("{:width$}  {}\n", format!("{k}:"), clean(v), width = width + 1))
+        .map(|(k, v)| {
+            format!(
+                "{:width$}  {}\n",
+                format!("{k}:"),
+                clean(v),
+                width = width + 1
+            )
+        })
         .collect()
 }
 

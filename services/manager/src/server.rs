@@ -196,7 +196,7 @@ fn create_named(store: &Store, file: &FileConfig) -> Result<HashMap<String, Stri
             .insert(NewObject {
                 typeid: name.clone(),
                 obj,
-                exposed: public_methods(kind.exposed),
+                exposed: kind.exposed,
                 method_to_typeid: kind.method_to_typeid,
                 named: true,
             })
@@ -205,21 +205,6 @@ fn create_named(store: &Store, file: &FileConfig) -> Result<HashMap<String, Stri
         named.insert(name.clone(), entry.id.clone());
     }
     Ok(named)
-}
-
-/// A named object's exposed names: like CPython's `public_methods` of the
-/// object a `register(name, callable)` returns, only names without a
-/// leading underscore, sorted as `dir()` sorts them. Named objects are few
-/// and made once at start, so leaking these small lists is fine.
-fn public_methods(exposed: &'static [&'static str]) -> &'static [&'static str] {
-    let mut names: Vec<&'static str> = exposed
-        .iter()
-        .copied()
-        .filter(|m| !m.starts_with('_'))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    Box::leak(names.into_boxed_slice())
 }
 
 #[cfg(test)]

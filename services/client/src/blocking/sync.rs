@@ -13,16 +13,26 @@ use std::time::{Duration, Instant};
 pub struct QueueProxy<T>(crate::QueueProxy<T>);
 blocking_proxy!(QueueProxy<T>, crate::QueueProxy<T>);
 
-impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
+impl<T: Serialize> QueueProxy<T> {
     blocking_methods! { "crate::QueueProxy";
         fn put(&self, item: &T) -> ();
         fn try_put(&self, item: &T) -> bool;
         fn put_timeout(&self, item: &T, timeout: Duration) -> bool;
+        fn put_nowait(&self, item: &T) -> ();
+    }
+}
+
+impl<T: DeserializeOwned> QueueProxy<T> {
+    blocking_methods! { "crate::QueueProxy";
         fn get(&self) -> T;
         fn try_get(&self) -> Option<T>;
         fn get_timeout(&self, timeout: Duration) -> Option<T>;
-        fn put_nowait(&self, item: &T) -> ();
         fn get_nowait(&self) -> T;
+    }
+}
+
+impl<T> QueueProxy<T> {
+    blocking_methods! { "crate::QueueProxy";
         fn len(&self) -> usize;
         fn is_empty(&self) -> bool;
         fn is_full(&self) -> bool;

@@ -45,56 +45,9 @@ impl Manager {
     }
 }
 
-impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
+impl<T> QueueProxy<T> {
     async fn call(&self, method: &str, args: Vec<Value>) -> Result<Value> {
         self.raw.call(method, args, Dict::new()).await
-    }
-
-    /// `q.put(item)`: waits while a bounded queue is full.
-    pub async fn put(&self, item: &T) -> Result<()> {
-        self.call("put", vec![arg(item)?]).await.map(drop)
-    }
-
-    /// `q.put(item, False)`: `false` when the queue is full (`queue.Full`).
-    pub async fn try_put(&self, item: &T) -> Result<bool> {
-        let r = self.call("put", vec![arg(item)?, Value::Bool(false)]).await;
-        Ok(none_on(r, exc::QUEUE_FULL)?.is_some())
-    }
-
-    /// `q.put(item, True, timeout)`: `false` when still full after
-    /// `timeout`.
-    pub async fn put_timeout(&self, item: &T, timeout: Duration) -> Result<bool> {
-        let args = vec![arg(item)?, Value::Bool(true), secs(timeout)];
-        Ok(none_on(self.call("put", args).await, exc::QUEUE_FULL)?.is_some())
-    }
-
-    /// `q.get()`: waits for an item.
-    pub async fn get(&self) -> Result<T> {
-        out(self.call("get", vec![]).await?)
-    }
-
-    /// `q.get(False)`: `None` when empty (`queue.Empty`).
-    pub async fn try_get(&self) -> Result<Option<T>> {
-        let r = self.call("get", vec![Value::Bool(false)]).await;
-        none_on(r, exc::QUEUE_EMPTY)?.map(out).transpose()
-    }
-
-    /// `q.get(True, timeout)`: `None` when still empty after `timeout`.
-    pub async fn get_timeout(&self, timeout: Duration) -> Result<Option<T>> {
-        let r = self
-            .call("get", vec![Value::Bool(true), secs(timeout)])
-            .await;
-        none_on(r, exc::QUEUE_EMPTY)?.map(out).transpose()
-    }
-
-    /// `q.put_nowait(item)`: `queue.Full` as an error.
-    pub async fn put_nowait(&self, item: &T) -> Result<()> {
-        self.call("put_nowait", vec![arg(item)?]).await.map(drop)
-    }
-
-    /// `q.get_nowait()`: `queue.Empty` as an error.
-    pub async fn get_nowait(&self) -> Result<T> {
-        out(self.call("get_nowait", vec![]).await?)
     }
 
     /// `q.qsize()`.
@@ -121,5 +74,58 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// `q.join()`: waits until every item put has been marked done.
     pub async fn join(&self) -> Result<()> {
         self.call("join", vec![]).await.map(drop)
+    }
+}
+
+/// Producers need only `Serialize`.
+impl<T: Serialize> QueueProxy<T> {
+    /// `q.put(item)`: waits while a bounded queue is full.
+    pub async fn put(&self, item: &T) -> Result<()> {
+        self.call("put", vec![arg(item)?]).await.map(drop)
+    }
+
+    /// `q.put(item, False)`: `false` when the queue is full (`queue.Full`).
+    pub async fn try_put(&self, item: &T) -> Result<bool> {
+        let r = self.call("put", vec![arg(item)?, Value::Bool(false)]).await;
+        Ok(none_on(r, exc::QUEUE_FULL)?.is_some())
+    }
+
+    /// `q.put(item, True, timeout)`: `false` when still full after
+    /// `timeout`.
+    pub async fn put_timeout(&self, item: &T, timeout: Duration) -> Result<bool> {
+        let args = vec![arg(item)?, Value::Bool(true), secs(timeout)];
+        Ok(none_on(self.call("put", args).await, exc::QUEUE_FULL)?.is_some())
+    }
+
+    /// `q.put_nowait(item)`: `queue.Full` as an error.
+    pub async fn put_nowait(&self, item: &T) -> Result<()> {
+        self.call("put_nowait", vec![arg(item)?]).await.map(drop)
+    }
+}
+
+/// Consumers need only `Deserialize`.
+impl<T: DeserializeOwned> QueueProxy<T> {
+    /// `q.get()`: waits for an item.
+    pub async fn get(&self) -> Result<T> {
+        out(self.call("get", vec![]).await?)
+    }
+
+    /// `q.get(False)`: `None` when empty (`queue.Empty`).
+    pub async fn try_get(&self) -> Result<Option<T>> {
+        let r = self.call("get", vec![Value::Bool(false)]).await;
+        none_on(r, exc::QUEUE_EMPTY)?.map(out).transpose()
+    }
+
+    /// `q.get(True, timeout)`: `None` when still empty after `timeout`.
+    pub async fn get_timeout(&self, timeout: Duration) -> Result<Option<T>> {
+        let r = self
+            .call("get", vec![Value::Bool(true), secs(timeout)])
+            .await;
+        none_on(r, exc::QUEUE_EMPTY)?.map(out).transpose()
+    }
+
+    /// `q.get_nowait()`: `queue.Empty` as an error.
+    pub async fn get_nowait(&self) -> Result<T> {
+        out(self.call("get_nowait", vec![]).await?)
     }
 }

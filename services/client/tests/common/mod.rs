@@ -134,6 +134,42 @@ pub fn python() -> String {
     std::env::var("MPCLUSTER_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
+/// The interpreters to run CPython servers with: `MPCLUSTER_PYTHON` alone
+/// when set, else CPython 3.8, 3.11, 3.12 and 3.13 from pyenv (whichever
+/// are installed; the handshake differs between 3.11 and 3.12), else
+/// `python3`.
+pub fn pythons() -> Vec<String> {
+    if let Ok(p) = std::env::var("MPCLUSTER_PYTHON") {
+        return vec![p];
+    }
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    let mut found = Vec::new();
+    if let Some(versions) = root.map(|r| r.join("versions")) {
+        let names: Vec<String> = std::fs::read_dir(&versions)
+            .map(|dir| {
+                dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for want in ["3.8.", "3.11.", "3.12.", "3.13."] {
+            let mut hits: Vec<&String> = names.iter().filter(|n| n.starts_with(want)).collect();
+            hits.sort();
+            if let Some(name) = hits.last() {
+                let exe = versions.join(name).join("bin").join("python3");
+                if exe.exists() {
+                    found.push(exe.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        found.push(python());
+    }
+    found
+}
+
 /// A Python child process speaking line by line over stdin/stdout, killed
 /// on drop.
 pub struct PyChild {
@@ -148,6 +184,11 @@ impl PyChild {
     /// authkey (nested proxies are rebuilt with it, spec 6.3) and offers
     /// `say(text)` and `hear()`.
     pub fn spawn(addr: &str, code: &str) -> PyChild {
+        PyChild::spawn_with(&python(), addr, code)
+    }
+
+    /// [`PyChild::spawn`] with a given interpreter.
+    pub fn spawn_with(python: &str, addr: &str, code: &str) -> PyChild {
         let (host, port) = addr.rsplit_once(':').unwrap();
         let prelude = format!(
             "import multiprocessing, sys\n\
@@ -158,7 +199,7 @@ impl PyChild {
              def hear():\n    return sys.stdin.readline().strip()\n",
             key = std::str::from_utf8(KEY).unwrap(),
         );
-        let mut child = tokio::process::Command::new(python())
+        let mut child = tokio::process::Command::new(python)
             .arg("-c")
             .arg(format!("{prelude}{code}"))
             .stdin(Stdio::piped())
@@ -166,7 +207,7 @@ impl PyChild {
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {} (set MPCLUSTER_PYTHON): {e}", python()));
+            .unwrap_or_else(|e| panic!("cannot run {python} (set MPCLUSTER_PYTHON): {e}"));
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         use tokio::io::AsyncBufReadExt;

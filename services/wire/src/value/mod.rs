@@ -19,6 +19,7 @@
 //! memo reference.
 
 mod builtin_fns;
+mod builtin_num;
 mod dict;
 mod eq;
 mod error;

@@ -184,7 +184,7 @@ fn write_deque(w: &mut Writer<'_>, o: &Object, args: &[Value]) -> bool {
 
 /// `BaseProxy.__repr__`: `<ListProxy object, typeid 'list' at 0x...>`.
 fn write_proxy(w: &mut Writer<'_>, func: &Value, token: &Value) -> bool {
-    let Some(typeid) = token_fields(token).map(|(t, _, _)| t) else {
+    let Some((typeid, _, id)) = token_fields(token) else {
         return false;
     };
     let class = match func {
@@ -195,7 +195,12 @@ fn write_proxy(w: &mut Writer<'_>, func: &Value, token: &Value) -> bool {
     w.exact = false;
     w.push(&format!("<{class} object, typeid "));
     w.value(typeid);
-    w.push(">");
+    // CPython shows the address of the proxy rebuilt in the server; the
+    // referent's id is our stand-in for it.
+    match id.as_str() {
+        Some(id) => w.push(&format!(" at 0x{id}>")),
+        None => w.push(">"),
+    }
     true
 }
 
@@ -494,7 +499,7 @@ mod tests {
                 dict(vec![]),
             ],
         );
-        assert_eq!(proxy.repr(), "<DictProxy object, typeid 'dict'>");
+        assert!(proxy.repr().starts_with("<DictProxy object, typeid 'dict' at 0x"));
         let auto = reduce(
             "multiprocessing.managers",
             "RebuildProxy",
@@ -505,7 +510,7 @@ mod tests {
                 dict(vec![]),
             ],
         );
-        assert_eq!(auto.repr(), "<AutoProxy[dict] object, typeid 'dict'>");
+        assert!(auto.repr().starts_with("<AutoProxy[dict] object, typeid 'dict' at 0x"));
     }
 
     #[test]

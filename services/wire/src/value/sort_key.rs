@@ -14,9 +14,8 @@
 //! error is raised even for a one-item list), then the keys are sorted with
 //! `<` (`ord.rs`) and the items follow their keys.
 
-use super::builtin_fns::{
-    py_abs, py_case, py_float, py_getitem, py_int, py_len, py_str_key, SortKeyError,
-};
+use super::builtin_fns::{py_abs, py_case, py_getitem, py_len, py_str_key, SortKeyError};
+use super::builtin_num::{py_float, py_int};
 use super::sort::{apply_permutation, py_sort, sorted_permutation};
 use super::{Build, OpError, Value};
 
