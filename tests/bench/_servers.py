@@ -16,6 +16,7 @@ size is ``VmRSS`` from ``/proc/<pid>/status``.
 """
 
 import os
+import platform
 import subprocess
 import threading
 from pathlib import Path
@@ -61,7 +62,11 @@ class Server:
 
     def cpu_seconds(self):
         """User + system CPU time of the whole process so far."""
-        return cpu_seconds(self.pid)
+        return sum(cpu_split(self.pid))
+
+    def cpu_split(self):
+        """(user, system) CPU seconds of the whole process so far."""
+        return cpu_split(self.pid)
 
     def rss_kib(self):
         return rss_kib(self.pid)
@@ -76,14 +81,15 @@ class Server:
                 self.proc.wait()
 
 
-def cpu_seconds(pid):
+def cpu_split(pid):
+    """(utime, stime) in seconds: fields 14 and 15 of /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:
         stat = f.read()
     # The command name (field 2) is in parentheses and may hold spaces:
-    # split after its closing parenthesis. utime and stime are fields 14
-    # and 15, i.e. the 12th and 13th after the name.
+    # split after its closing parenthesis; utime and stime are then the
+    # 12th and 13th fields.
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 def rss_kib(pid):
@@ -126,3 +132,16 @@ def start_cpython(python, authkey, log_dir):
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([python, "-c", _CPYTHON_SERVER, authkey.hex()], stdout=subprocess.PIPE, stderr=log)
     return Server("cpython", proc, _wait_listening("cpython", proc, log_path), authkey)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"

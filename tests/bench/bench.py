@@ -22,7 +22,6 @@ Rust-client-against-Redis comparison can be added as another group.
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _profile  # noqa: E402
 import _servers  # noqa: E402
 from _runner import run_once  # noqa: E402
 from _workloads import STEADY, WORKLOADS  # noqa: E402
@@ -46,14 +46,23 @@ class CPythonClients:
     servers = ("ours", "cpython")
     workloads = list(WORKLOADS)
 
-    def start(self, opts, tmp_dir):
-        return {
-            "ours": _servers.start_ours(opts.binary, AUTHKEY, tmp_dir),
-            "cpython": _servers.start_cpython(opts.server_python, AUTHKEY, tmp_dir),
-        }
+    def start(self, opts, tmp_dir, profiler, names):
+        servers = {}
+        try:
+            if "ours" in names:
+                servers["ours"] = _servers.start_ours(opts.binary, AUTHKEY, tmp_dir, wrapper=profiler.wrapper)
+            if "cpython" in names:
+                servers["cpython"] = _servers.start_cpython(opts.server_python, AUTHKEY, tmp_dir)
+        except BaseException:
+            for s in servers.values():
+                s.stop()
+            raise
+        return servers
 
-    def run(self, server, workload, procs, opts, tmp_dir, round_no):
-        return run_once(self.name, server, workload, procs, opts.duration, opts.client_python, tmp_dir, round_no)
+    def run(self, server, workload, procs, opts, tmp_dir, round_no, profiler):
+        return run_once(
+            self.name, server, workload, procs, opts.duration, opts.client_python, tmp_dir, round_no, profiler
+        )
 
 
 GROUPS = {g.name: g for g in [CPythonClients()]}
@@ -70,6 +79,9 @@ def parse_args(argv):
     p.add_argument("--binary", type=Path, default=_servers.default_binary(), help="mpcluster-manager (release)")
     p.add_argument("--client-python", default=sys.executable, help="interpreter of the client processes")
     p.add_argument("--server-python", default=sys.executable, help="interpreter of CPython's server")
+    p.add_argument("--servers", help="comma-separated subset of the group's servers (e.g. ours, to profile it)")
+    p.add_argument("--profile", choices=sorted(_profile.PROFILERS), help="attach a profiler to each window")
+    p.add_argument("--profile-dir", type=Path, default=Path("bench-profile"), help="where profiler files go")
     p.add_argument("--json", type=Path, help="also write every run and the summary to this file")
     p.add_argument("--memory", action="store_true", help="memory mode instead (see _memory.py)")
     p.add_argument("--connections", type=int, default=10_000, help="memory mode: idle connections")
@@ -88,11 +100,16 @@ def parse_args(argv):
         if w not in WORKLOADS:
             p.error(f"unknown workload {w!r}")
     opts.group = opts.group or list(GROUPS)
+    opts.servers = opts.servers.split(",") if opts.servers else None
     return opts
 
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+def _ratio(a, b):
+    return a / b if b and a == a and b == b else float("nan")
 
 
 def summarize(results, group):
@@ -104,20 +121,22 @@ def summarize(results, group):
         row = {"workload": workload, "procs": procs}
         for server in group.servers:
             runs = [r for r in results if (r.workload, r.procs, r.server) == (workload, procs, server)]
+            extra_keys = sorted({k for r in runs for k in r.extra})
             row[server] = {
                 "rounds": len(runs),
                 "throughput": median([r.throughput for r in runs]),
                 "p50_us": median([r.p50_us for r in runs]),
                 "p99_us": median([r.p99_us for r in runs]),
                 "cpu_per_op_us": median([r.cpu_per_op_us for r in runs]),
+                "extra": {k: median([r.extra[k] for r in runs if k in r.extra]) for k in extra_keys},
             }
         a, b = row[ours], row[base]
         row["ratio"] = {
-            "throughput": a["throughput"] / b["throughput"] if b["throughput"] else float("nan"),
-            "p99": a["p99_us"] / b["p99_us"] if b["p99_us"] else float("nan"),
-            "cpu_per_op": a["cpu_per_op_us"] / b["cpu_per_op_us"] if b["cpu_per_op_us"] else float("nan"),
+            "throughput": _ratio(a["throughput"], b["throughput"]),
+            "p99": _ratio(a["p99_us"], b["p99_us"]),
+            "cpu_per_op": _ratio(a["cpu_per_op_us"], b["cpu_per_op_us"]),
         }
-        row["targets"] = targets(workload, procs, row["ratio"])
+        row["targets"] = targets(workload, procs, row["ratio"]) if a["rounds"] and b["rounds"] else {}
         rows.append(row)
     return rows
 
@@ -126,11 +145,11 @@ def targets(workload, procs, ratio):
     """The issue's targets for one row: name -> met (True/False)."""
     met = {}
     if workload == "create_drop":
-        met["throughput>=50x"] = ratio["throughput"] >= 50
+        met["ops/s >= 50x"] = ratio["throughput"] >= 50
     elif workload in STEADY and procs in (4, 16):
-        met["throughput>=2x"] = ratio["throughput"] >= 2
+        met["ops/s >= 2x"] = ratio["throughput"] >= 2
     met["p99 lower"] = ratio["p99"] < 1
-    met["cpu/op>=10x lower"] = ratio["cpu_per_op"] <= 0.1
+    met["cpu/op 10x lower"] = ratio["cpu_per_op"] <= 0.1
     return met
 
 
@@ -143,75 +162,96 @@ def fmt(x, digits=1):
 
 
 def print_table(rows, group, out=sys.stdout):
+    """A Markdown table (readable as is, and pasted into docs/performance.md)."""
     ours, base = group.servers
-    head = (
-        f"{'workload':<13}{'procs':>6}"
-        f"{'ops/s ' + ours:>14}{'ops/s ' + base:>14}{'x':>7}"
-        f"{'p50us ' + ours:>12}{'p50us ' + base:>12}"
-        f"{'p99us ' + ours:>12}{'p99us ' + base:>12}{'x':>6}"
-        f"{'cpu/op ' + ours:>13}{'cpu/op ' + base:>13}{'x':>7}  targets"
-    )
-    print(head, file=out)
+    cols = [
+        "workload",
+        "procs",
+        f"ops/s {ours}",
+        f"ops/s {base}",
+        "x",
+        f"p50 us {ours}",
+        f"p50 us {base}",
+        f"p99 us {ours}",
+        f"p99 us {base}",
+        "x",
+        f"cpu/op us {ours}",
+        f"cpu/op us {base}",
+        "x",
+        "targets",
+    ]
+    extra_keys = sorted({k for row in rows for s in group.servers for k in row[s]["extra"]})
+    for k in extra_keys:
+        cols[-1:-1] = [f"{k}/op {ours}", f"{k}/op {base}"]
+    print("| " + " | ".join(cols) + " |", file=out)
+    print("|" + "|".join("---" if c in ("workload", "targets") else "---:" for c in cols) + "|", file=out)
     for row in rows:
         a, b, r = row[ours], row[base], row["ratio"]
         failed = [k for k, ok in row["targets"].items() if not ok]
-        verdict = "all met" if not failed else "MISSED: " + ", ".join(failed)
-        print(
-            f"{row['workload']:<13}{row['procs']:>6}"
-            f"{fmt(a['throughput'], 0):>14}{fmt(b['throughput'], 0):>14}{fmt(r['throughput'], 2):>7}"
-            f"{fmt(a['p50_us']):>12}{fmt(b['p50_us']):>12}"
-            f"{fmt(a['p99_us']):>12}{fmt(b['p99_us']):>12}{fmt(r['p99'], 2):>6}"
-            f"{fmt(a['cpu_per_op_us']):>13}{fmt(b['cpu_per_op_us']):>13}{fmt(r['cpu_per_op'], 3):>7}  {verdict}",
-            file=out,
-        )
+        verdict = "-" if not row["targets"] else "all met" if not failed else "missed: " + ", ".join(failed)
+        cells = [
+            row["workload"],
+            str(row["procs"]),
+            fmt(a["throughput"], 0),
+            fmt(b["throughput"], 0),
+            fmt(r["throughput"], 2),
+            fmt(a["p50_us"]),
+            fmt(b["p50_us"]),
+            fmt(a["p99_us"]),
+            fmt(b["p99_us"]),
+            fmt(r["p99"], 2),
+            fmt(a["cpu_per_op_us"]),
+            fmt(b["cpu_per_op_us"]),
+            fmt(r["cpu_per_op"], 2),
+        ]
+        for k in extra_keys:
+            cells += [fmt(a["extra"].get(k, float("nan")), 2), fmt(b["extra"].get(k, float("nan")), 2)]
+        cells.append(verdict)
+        print("| " + " | ".join(cells) + " |", file=out)
+    rounds = max(max(row[s]["rounds"] for s in group.servers) for row in rows)
     print(
-        f"(medians of {max(row[ours]['rounds'] for row in rows)} rounds; 'x' columns are {ours}/{base}; "
-        "cpu/op is server CPU microseconds per operation)",
+        f"\nMedians of {rounds} round(s); 'x' columns are {ours}/{base} (ops/s: higher is better for {ours}; "
+        "p99 and cpu/op: lower is better); cpu/op is the server's CPU time per operation.",
         file=out,
     )
-
-
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def run_bench(opts):
     all_results, summaries = [], {}
     started = time.monotonic()
-    print(f"# {machine()}")
-    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; rounds={opts.rounds}, duration={opts.duration}s, procs={opts.procs}")
+    profiler = _profile.make(opts.profile, opts.profile_dir)
+    print(f"# {_servers.machine()}")
+    print(
+        f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; rounds={opts.rounds}, duration={opts.duration}s,"
+        f" procs={opts.procs}; command: bench.py {' '.join(sys.argv[1:])}"
+    )
     with tempfile.TemporaryDirectory(prefix="mpcluster-bench-") as tmp:
         for gname in opts.group:
             group = GROUPS[gname]
-            servers = group.start(opts, tmp)
+            names = [s for s in group.servers if opts.servers is None or s in opts.servers]
+            servers = group.start(opts, tmp, profiler, names)
+            results = []
             try:
-                results = []
                 for workload in opts.workloads or group.workloads:
                     for procs in opts.procs:
                         for round_no in range(opts.rounds):
-                            for sname in group.servers:
-                                r = group.run(servers[sname], workload, procs, opts, tmp, round_no)
+                            # Alternate: ours, the baseline, ours, ... so a
+                            # slow drift of the machine hits both alike.
+                            for sname in names:
+                                r = group.run(servers[sname], workload, procs, opts, tmp, round_no, profiler)
                                 results.append(r)
+                                extra = "".join(f"  {k}/op {v:.2f}" for k, v in r.extra.items())
                                 print(
                                     f"  {gname}/{workload}/{procs}p round {round_no + 1} {sname:<8}"
-                                    f" {r.throughput:>10.0f} ops/s  p50 {r.p50_us:>9.1f} us"
-                                    f"  p99 {r.p99_us:>9.1f} us  cpu/op {r.cpu_per_op_us:>8.1f} us",
+                                    f" {r.throughput:>9.0f} ops/s  p50 {r.p50_us:>9.1f} us"
+                                    f"  p99 {r.p99_us:>9.1f} us  cpu/op {r.cpu_per_op_us:>8.1f} us{extra}",
                                     flush=True,
                                 )
             finally:
                 for s in servers.values():
                     s.stop()
             rows = summarize(results, group)
-            print(f"\n== group {gname}: {' vs '.join(group.servers)} ==")
+            print(f"\n## group {gname}: {' vs '.join(group.servers)}\n")
             print_table(rows, group)
             all_results += results
             summaries[gname] = rows
@@ -220,7 +260,7 @@ def run_bench(opts):
         opts.json.write_text(
             json.dumps(
                 {
-                    "machine": machine(),
+                    "machine": _servers.machine(),
                     "date": time.strftime("%Y-%m-%d"),
                     "argv": sys.argv[1:],
                     "runs": [r.to_json() for r in all_results],

@@ -125,9 +125,12 @@ def test_inspect_shows_the_cpython_repr(admin):
 
 def test_clients_and_stats(admin):
     m, addr, client = admin
-    client.list()  # at least one request on the serving connection
+    # A proxy opens its serving connection at its first method call.
+    lst = client.list()
+    lst.append(1)
     rows = table(mpctl(addr, "clients").stdout)
     api = request(addr, "/api/v1/connections").json()
+    assert rows and api
     assert [int(r["ID"]) for r in rows] == [c["id"] for c in api]
     assert all(r["AUTH"] == "yes" for r in rows)
     assert any(r["NAME"] == "MainProcess" for r in rows), rows
@@ -233,14 +236,24 @@ def test_watch_follows_events(admin):
         p.kill()
         p.wait()
 
-    # Readable form, and --count ends the command by itself.
-    p, lines = watch(addr, "--count", "1")
+    # The readable form: `AT  KIND  key=value ...`.
+    p, lines = watch(addr)
     try:
         d = client.dict()
-        line = next_matching(lines, lambda line: True)
+        line = next_matching(lines, lambda line: f"id={d._token.id}" in line)
+        assert line.rstrip("\n").split("  ")[1:] == ["object_created", f"id={d._token.id}", "typeid=dict"]
+    finally:
+        p.kill()
+        p.wait()
+
+    # --count ends the command by itself (creating an object opens and
+    # closes a connection first: that is the one event).
+    p, lines = watch(addr, "--count", "1")
+    try:
+        client.list()
         assert p.wait(10) == 0
-        assert line.split("  ")[1] == "object_created"
-        assert f"id={d._token.id}" in line
+        assert next_matching(lines, lambda line: True).split("  ")[1] == "client_connected"
+        assert lines.empty()
     finally:
         p.kill()
         p.wait()
