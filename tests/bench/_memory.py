@@ -110,8 +110,8 @@ def manager_objects(server, count):
         nprocs, threads = 2, 16
     else:
         # Our server answers without stalls: the work is CPU-bound on both
-        # sides, so processes (not threads) and about one per core.
-        nprocs, threads = max(2, os.cpu_count() or 2), 1
+        # sides, so processes (not threads), two per core.
+        nprocs, threads = 2 * (os.cpu_count() or 1), 1
     shares = [count // nprocs + (1 if i < count % nprocs else 0) for i in range(nprocs)]
     procs = [_helper(server, "create", n, threads) for n in shares]
     try:

@@ -68,6 +68,11 @@
 
 #![warn(missing_docs)]
 
+// The README's Rust examples compile (they are doc tests of this crate).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 mod arraycodec;
 pub mod blocking;
 mod conn;

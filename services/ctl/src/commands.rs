@@ -26,7 +26,7 @@ pub fn run(
                 .filter(|o| {
                     typeid
                         .as_deref()
-                        .map_or(true, |t| o.get("typeid").and_then(Value::as_str) == Some(t))
+                        .is_none_or(|t| o.get("typeid").and_then(Value::as_str) == Some(t))
                 })
                 .collect();
             if json {
@@ -131,7 +131,7 @@ fn watch(
     eprintln!("watching events at {url} (Ctrl-C to stop)");
     let mut events = Events::new(BufReader::new(stream));
     let mut written = 0u64;
-    while count.map_or(true, |c| written < c) {
+    while count.is_none_or(|c| written < c) {
         let data = events.next_event().map_err(|e| CtlError::BadReply {
             url: url.clone(),
             reason: e.to_string(),

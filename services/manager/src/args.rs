@@ -47,7 +47,12 @@ impl Sig {
 
     /// A method of CPython's `Server` class called as `f(self, c, *args)`
     /// (or with more implicit leading parameters, like the fallbacks).
-    pub const fn server(name: &'static str, params: &'static [&'static str], required: usize, implicit: usize) -> Sig {
+    pub const fn server(
+        name: &'static str,
+        params: &'static [&'static str],
+        required: usize,
+        implicit: usize,
+    ) -> Sig {
         Sig {
             name,
             params,
@@ -163,7 +168,11 @@ fn too_many(sig: &Sig, given: usize) -> String {
     if sig.positional_only && n == 1 && sig.required == 1 {
         return format!("{}() takes exactly one argument ({given} given)", sig.name);
     }
-    let (n, given, required) = (n + sig.implicit, given + sig.implicit, sig.required + sig.implicit);
+    let (n, given, required) = (
+        n + sig.implicit,
+        given + sig.implicit,
+        sig.required + sig.implicit,
+    );
     let takes = if required == n {
         format!("{n}")
     } else {

@@ -22,7 +22,10 @@ pub enum AuthkeyError {
 
 /// The authkey bytes clients must use.
 pub fn resolve(config: &Config) -> Result<Vec<u8>, AuthkeyError> {
-    match (&config.authkey, &config.authkey_file) {
+    // An empty MPCLUSTER_AUTHKEY (a bare `MPCLUSTER_AUTHKEY=` line in an
+    // .env file) means "not set", not an empty key anyone could guess.
+    let given = config.authkey.as_ref().filter(|k| !k.is_empty());
+    match (given, &config.authkey_file) {
         (Some(_), Some(_)) => Err(AuthkeyError::Both),
         (Some(k), None) => Ok(k.as_bytes().to_vec()),
         (None, Some(path)) => {

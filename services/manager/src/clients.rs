@@ -34,7 +34,8 @@ impl ClientInfo {
     pub fn count(&self, bytes_in: usize, bytes_out: usize) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.bytes_in.fetch_add(bytes_in as u64, Ordering::Relaxed);
-        self.bytes_out.fetch_add(bytes_out as u64, Ordering::Relaxed);
+        self.bytes_out
+            .fetch_add(bytes_out as u64, Ordering::Relaxed);
     }
 
     pub fn set_name(&self, name: String) {

@@ -53,7 +53,11 @@ pub struct Config {
     pub max_pickle_depth: usize,
 
     /// Most values one request may decode to.
-    #[arg(long, env = "MPCLUSTER_MAX_PICKLE_VALUES", default_value_t = 10_000_000)]
+    #[arg(
+        long,
+        env = "MPCLUSTER_MAX_PICKLE_VALUES",
+        default_value_t = 10_000_000
+    )]
     pub max_pickle_values: usize,
 
     /// Most connections served at once; more are closed at accept.
@@ -192,12 +196,9 @@ pub fn toml_to_value(v: &toml::Value) -> Result<mpcluster_wire::Value, String> {
         toml::Value::Integer(i) => Value::Int(*i),
         toml::Value::Float(f) => Value::Float(*f),
         toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Array(items) => Value::List(
-            items
-                .iter()
-                .map(toml_to_value)
-                .collect::<Result<_, _>>()?,
-        ),
+        toml::Value::Array(items) => {
+            Value::List(items.iter().map(toml_to_value).collect::<Result<_, _>>()?)
+        }
         toml::Value::Table(t) => {
             let mut d = mpcluster_wire::Dict::new();
             for (k, v) in t {

@@ -77,7 +77,9 @@ pub async fn handle(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         }
         shared.clients.close(id);
         shared.metrics.connections_open.dec();
-        shared.events.emit(Event::ClientDisconnected { conn: id, peer });
+        shared
+            .events
+            .emit(Event::ClientDisconnected { conn: id, peer });
     }
     .instrument(span)
     .await
@@ -145,7 +147,8 @@ async fn run(
             Ok(a) => a,
             Err(e) => {
                 let callable = "multiprocessing.managers.Server.accept_connection";
-                conn.send(Reply::Traceback(e.to_exception(None, callable))).await?;
+                conn.send(Reply::Traceback(e.to_exception(None, callable)))
+                    .await?;
                 return Ok(());
             }
         };

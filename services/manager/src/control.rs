@@ -92,7 +92,11 @@ pub fn metric_label(name: &str) -> &'static str {
         "shutdown",
         "accept_connection",
     ];
-    KNOWN.iter().find(|k| **k == name).copied().unwrap_or("other")
+    KNOWN
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// `accept_connection(name)`: the client's process and thread name.
@@ -138,7 +142,10 @@ fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyExce
             }));
         }
         shared.store.incref(id)?;
-        let entry = shared.store.get(id).ok_or_else(|| PyException::key_error(Value::from(id.as_str())))?;
+        let entry = shared
+            .store
+            .get(id)
+            .ok_or_else(|| PyException::key_error(Value::from(id.as_str())))?;
         (id.clone(), entry.exposed)
     } else {
         let kind = registry::lookup(&typeid)
@@ -213,7 +220,12 @@ fn debug_info(shared: &Shared) -> Value {
     let lines: Vec<String> = entries
         .iter()
         .map(|e| {
-            let text: String = e.obj.repr_at(&format!("0x{}", e.id)).chars().take(75).collect();
+            let text: String = e
+                .obj
+                .repr_at(&format!("0x{}", e.id))
+                .chars()
+                .take(75)
+                .collect();
             format!("  {}:       refcount={}\n    {}", e.id, e.refcount(), text)
         })
         .collect();

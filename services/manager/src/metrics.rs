@@ -69,8 +69,16 @@ impl Default for Metrics {
         );
         registry.register("received_bytes", "Request bytes received", bytes_in.clone());
         registry.register("sent_bytes", "Reply bytes sent", bytes_out.clone());
-        registry.register("connections_open", "Connections open now", connections_open.clone());
-        registry.register("connections", "Connections accepted", connections_total.clone());
+        registry.register(
+            "connections_open",
+            "Connections open now",
+            connections_open.clone(),
+        );
+        registry.register(
+            "connections",
+            "Connections accepted",
+            connections_total.clone(),
+        );
         registry.register(
             "auth_failures",
             "Handshakes that failed (wrong authkey, timeout, garbage)",
@@ -99,7 +107,14 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Records one answered request.
-    pub fn request(&self, method: &str, kind: &str, elapsed: Duration, bytes_in: usize, bytes_out: usize) {
+    pub fn request(
+        &self,
+        method: &str,
+        kind: &str,
+        elapsed: Duration,
+        bytes_in: usize,
+        bytes_out: usize,
+    ) {
         self.requests
             .get_or_create(&MethodLabels {
                 method: method.to_string(),

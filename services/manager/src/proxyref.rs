@@ -190,7 +190,9 @@ mod tests {
     fn localise_rewrites_only_our_ids() {
         let mut v = Value::List(vec![rebuild("ours"), rebuild("theirs")]);
         localise(&mut v, &("127.0.0.1".into(), 50000), &|id| id == "ours");
-        let Value::List(items) = &v else { unreachable!() };
+        let Value::List(items) = &v else {
+            unreachable!()
+        };
         let addr = |p: &Value| {
             let o = p.as_object_of(MANAGERS, "RebuildProxy").unwrap();
             token_state(&o.args()[1]).unwrap()[1].clone()

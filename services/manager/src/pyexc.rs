@@ -209,7 +209,9 @@ mod tests {
     #[test]
     fn queue_empty_pickles_from_the_c_module() {
         let v = PyException::bare(ExcKind::QueueEmpty).to_value();
-        let o = v.as_object_of("_queue", "Empty").expect("an _queue.Empty object");
+        let o = v
+            .as_object_of("_queue", "Empty")
+            .expect("an _queue.Empty object");
         assert!(o.args().is_empty());
     }
 

@@ -33,14 +33,34 @@ pub struct Kind {
 /// Every SyncManager typeid.
 pub static KINDS: &[Kind] = &[
     kind("Queue", objects::queue::EXPOSED, objects::queue::create),
-    kind("JoinableQueue", objects::queue::EXPOSED, objects::queue::create),
+    kind(
+        "JoinableQueue",
+        objects::queue::EXPOSED,
+        objects::queue::create,
+    ),
     kind("Event", objects::event::EXPOSED, objects::event::create),
     kind("Lock", objects::lock::EXPOSED, objects::lock::create_lock),
     kind("RLock", objects::lock::EXPOSED, objects::lock::create_rlock),
-    kind("Semaphore", objects::lock::EXPOSED, objects::semaphore::create_semaphore),
-    kind("BoundedSemaphore", objects::lock::EXPOSED, objects::semaphore::create_bounded),
-    kind("Condition", objects::condition::EXPOSED, objects::condition::create),
-    kind("Barrier", objects::barrier::EXPOSED, objects::barrier::create),
+    kind(
+        "Semaphore",
+        objects::lock::EXPOSED,
+        objects::semaphore::create_semaphore,
+    ),
+    kind(
+        "BoundedSemaphore",
+        objects::lock::EXPOSED,
+        objects::semaphore::create_bounded,
+    ),
+    kind(
+        "Condition",
+        objects::condition::EXPOSED,
+        objects::condition::create,
+    ),
+    kind(
+        "Barrier",
+        objects::barrier::EXPOSED,
+        objects::barrier::create,
+    ),
     kind("Pool", POOL_EXPOSED, pool_unavailable),
     kind("list", objects::list::EXPOSED, objects::list::create),
     Kind {
@@ -52,7 +72,11 @@ pub static KINDS: &[Kind] = &[
     kind("set", objects::set::EXPOSED, objects::set::create),
     kind("Value", objects::value::EXPOSED, objects::value::create),
     kind("Array", objects::array::EXPOSED, objects::array::create),
-    kind("Namespace", objects::namespace::EXPOSED, objects::namespace::create),
+    kind(
+        "Namespace",
+        objects::namespace::EXPOSED,
+        objects::namespace::create,
+    ),
     Kind {
         typeid: "Iterator",
         exposed: objects::iterator::EXPOSED,
@@ -61,11 +85,7 @@ pub static KINDS: &[Kind] = &[
     },
 ];
 
-const fn kind(
-    typeid: &'static str,
-    exposed: &'static [&'static str],
-    create: Constructor,
-) -> Kind {
+const fn kind(typeid: &'static str, exposed: &'static [&'static str], create: Constructor) -> Kind {
     Kind {
         typeid,
         exposed,

@@ -57,7 +57,9 @@ pub fn py_iter(v: Value) -> Result<Vec<Value>, Value> {
     Ok(match v {
         Value::Tuple(items) | Value::List(items) => items,
         Value::Str(s) => s.chars().map(|c| Value::Str(c.to_string())).collect(),
-        Value::Bytes(b) | Value::ByteArray(b) => b.into_iter().map(|x| Value::Int(x as i64)).collect(),
+        Value::Bytes(b) | Value::ByteArray(b) => {
+            b.into_iter().map(|x| Value::Int(x as i64)).collect()
+        }
         Value::Dict(d) => d.into_iter().map(|(k, _)| k).collect(),
         Value::Set(s) | Value::FrozenSet(s) => s.into_iter().collect(),
         other => return Err(other),
@@ -140,7 +142,10 @@ mod tests {
     #[test]
     fn unpacking_is_pythons() {
         let e = Request::parse(req(vec![Value::None; 3])).unwrap_err();
-        assert_eq!(e.message(), "not enough values to unpack (expected 4, got 3)");
+        assert_eq!(
+            e.message(),
+            "not enough values to unpack (expected 4, got 3)"
+        );
         let e = Request::parse(Value::Int(1)).unwrap_err();
         assert_eq!(e.message(), "cannot unpack non-iterable int object");
         // A 4-character string unpacks into four 1-character strings.
@@ -175,7 +180,8 @@ mod tests {
         .unwrap();
         let e = r.take_args().unwrap_err();
         assert_eq!(
-            e.to_exception(None, "multiprocessing.managers.Server.dummy").message(),
+            e.to_exception(None, "multiprocessing.managers.Server.dummy")
+                .message(),
             "multiprocessing.managers.Server.dummy() argument after ** must be a mapping, not int"
         );
     }

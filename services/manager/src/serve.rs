@@ -66,7 +66,9 @@ async fn serve(
                 let kind = reply.kind();
                 let n = conn.send(reply).await?;
                 conn.info.count(frame.len(), n);
-                shared.metrics.request(label, kind, started.elapsed(), frame.len(), n);
+                shared
+                    .metrics
+                    .request(label, kind, started.elapsed(), frame.len(), n);
                 continue;
             }
         };
@@ -78,7 +80,8 @@ async fn serve(
         let result = match entry.obj.call(&ctx, &method, args) {
             Call::Done(r) => r,
             Call::Wait(fut) => {
-                conn.info.set_waiting(Some(format!("{}.{}", entry.id, method)));
+                conn.info
+                    .set_waiting(Some(format!("{}.{}", entry.id, method)));
                 shared.metrics.waiting.inc();
                 let _waiting = WaitGuard(shared, conn.info.clone());
                 let mut fut = fut;
@@ -112,7 +115,9 @@ async fn serve(
         let elapsed = started.elapsed();
         let n = conn.send(reply).await?;
         conn.info.count(frame.len(), n);
-        shared.metrics.request(&method, kind, elapsed, frame.len(), n);
+        shared
+            .metrics
+            .request(&method, kind, elapsed, frame.len(), n);
     }
 }
 
@@ -129,7 +134,10 @@ impl Drop for WaitGuard<'_> {
 
 /// Decodes a request and finds its object and method, or the reply
 /// CPython's `serve_client` would give, with a bounded metrics label.
-fn prepare(shared: &Shared, frame: &[u8]) -> Result<(Arc<Entry>, String, Args), (&'static str, Reply)> {
+fn prepare(
+    shared: &Shared,
+    frame: &[u8],
+) -> Result<(Arc<Entry>, String, Args), (&'static str, Reply)> {
     let other = |r: Reply| ("other", r);
     let value = connection::decode(shared, frame).map_err(|e| other(Reply::Traceback(e)))?;
     let mut req = Request::parse(value).map_err(|e| other(Reply::Traceback(e)))?;
@@ -154,8 +162,16 @@ fn prepare(shared: &Shared, frame: &[u8]) -> Result<(Arc<Entry>, String, Args), 
             // CPython expands `*args, **kwds` inside the call: `#ERROR`.
             Err(e) => {
                 let callable = format!("{}.{method}", entry.obj.type_name());
-                let label = entry.exposed.iter().find(|m| **m == method).copied().unwrap_or("other");
-                Err((label, Reply::Error(e.to_exception(Some(&callable), &callable))))
+                let label = entry
+                    .exposed
+                    .iter()
+                    .find(|m| **m == method)
+                    .copied()
+                    .unwrap_or("other");
+                Err((
+                    label,
+                    Reply::Error(e.to_exception(Some(&callable), &callable)),
+                ))
             }
         };
     }
@@ -173,7 +189,10 @@ fn prepare(shared: &Shared, frame: &[u8]) -> Result<(Arc<Entry>, String, Args), 
             return Err((label, Reply::Traceback(e)));
         }
     };
-    Err((label, fallback(&entry, label, fallback_name, args, unexposed)))
+    Err((
+        label,
+        fallback(&entry, label, fallback_name, args, unexposed),
+    ))
 }
 
 fn lookup(shared: &Shared, ident: &Value) -> Result<Arc<Entry>, Reply> {
@@ -186,9 +205,12 @@ fn lookup(shared: &Shared, ident: &Value) -> Result<Arc<Entry>, Reply> {
             .store
             .get(id)
             .ok_or_else(|| Reply::Traceback(PyException::key_error(ident.clone()))),
-        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::ByteArray(_) => Err(Reply::Traceback(
-            PyException::type_error(format!("unhashable type: '{}'", ident.type_name())),
-        )),
+        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::ByteArray(_) => {
+            Err(Reply::Traceback(PyException::type_error(format!(
+                "unhashable type: '{}'",
+                ident.type_name()
+            ))))
+        }
         other => Err(Reply::Traceback(PyException::key_error(other.clone()))),
     }
 }
@@ -282,7 +304,8 @@ fn register_result(
     conn: u64,
 ) -> Result<(Reply, String), PyException> {
     let typeid = parent.result_typeid(method).unwrap_or("Iterator");
-    let kind = registry::lookup(typeid).ok_or_else(|| PyException::key_error(Value::from(typeid)))?;
+    let kind =
+        registry::lookup(typeid).ok_or_else(|| PyException::key_error(Value::from(typeid)))?;
     let entry = shared.store.insert(NewObject {
         typeid: typeid.to_string(),
         obj,

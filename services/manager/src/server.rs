@@ -217,10 +217,7 @@ mod tests {
             parse_advertise("manager-1:50000").unwrap(),
             ("manager-1".to_string(), 50000)
         );
-        assert_eq!(
-            parse_advertise("[::1]:5").unwrap(),
-            ("::1".to_string(), 5)
-        );
+        assert_eq!(parse_advertise("[::1]:5").unwrap(), ("::1".to_string(), 5));
         assert!(parse_advertise("nohost").is_err());
         assert!(parse_advertise(":5").is_err());
     }

@@ -75,7 +75,10 @@ impl Shared {
     /// objects may now reference each other (the store's sweep), and writes
     /// our advertised address into their tokens (spec 6.3, 6.4).
     pub fn adopt_proxies(&self, args: &mut crate::args::Args) {
-        let values = args.pos.iter_mut().chain(args.kw.iter_mut().map(|(_, v)| v));
+        let values = args
+            .pos
+            .iter_mut()
+            .chain(args.kw.iter_mut().map(|(_, v)| v));
         for v in values {
             if crate::proxyref::contains_proxy(v) {
                 self.store.note_proxies();

@@ -35,8 +35,13 @@ struct Client {
 impl Client {
     async fn connect(addr: SocketAddr, key: &[u8]) -> Result<Client, io::HandshakeError> {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
-        io::client_handshake(&mut stream, key, &AuthPolicy::default(), Duration::from_secs(5))
-            .await?;
+        io::client_handshake(
+            &mut stream,
+            key,
+            &AuthPolicy::default(),
+            Duration::from_secs(5),
+        )
+        .await?;
         Ok(Client {
             stream,
             buf: bytes::BytesMut::new(),
@@ -81,7 +86,9 @@ async fn create_call_and_refcounts() {
 
     let (kind, reply) = control(addr, "create", vec![Value::from("list")]).await;
     assert_eq!(kind, "#RETURN");
-    let Value::Tuple(parts) = reply else { panic!("create reply") };
+    let Value::Tuple(parts) = reply else {
+        panic!("create reply")
+    };
     let id = parts[0].clone();
     assert!(matches!(&parts[1], Value::Tuple(names) if names.contains(&Value::from("append"))));
     assert_eq!(
@@ -91,13 +98,22 @@ async fn create_call_and_refcounts() {
 
     let mut serving = Client::connect(addr, KEY).await.unwrap();
     let (kind, _) = serving
-        .call(Value::None, "accept_connection", vec![Value::from("MainProcess")])
+        .call(
+            Value::None,
+            "accept_connection",
+            vec![Value::from("MainProcess")],
+        )
         .await;
     assert_eq!(kind, "#RETURN");
-    let (kind, _) = serving.call(id.clone(), "append", vec![Value::Int(3)]).await;
+    let (kind, _) = serving
+        .call(id.clone(), "append", vec![Value::Int(3)])
+        .await;
     assert_eq!(kind, "#RETURN");
     let (kind, v) = serving.call(id.clone(), "#GETVALUE", vec![]).await;
-    assert_eq!((kind.as_str(), v), ("#RETURN", Value::List(vec![Value::Int(3)])));
+    assert_eq!(
+        (kind.as_str(), v),
+        ("#RETURN", Value::List(vec![Value::Int(3)]))
+    );
     // Not exposed: a traceback (RemoteError), not an #ERROR.
     let (kind, text) = serving.call(id.clone(), "nope", vec![]).await;
     assert_eq!(kind, "#TRACEBACK");
@@ -120,7 +136,10 @@ async fn control_errors_match_cpython() {
     let (addr, stop) = start(&[]).await;
     let (kind, text) = control(addr, "xyz", vec![]).await;
     assert_eq!(kind, "#TRACEBACK");
-    assert!(text.as_str().unwrap().contains("AssertionError: 'xyz' unrecognized"));
+    assert!(text
+        .as_str()
+        .unwrap()
+        .contains("AssertionError: 'xyz' unrecognized"));
     let (kind, text) = control(addr, "create", vec![Value::from("nosuch")]).await;
     assert_eq!(kind, "#TRACEBACK");
     assert!(text.as_str().unwrap().contains("KeyError: 'nosuch'"));
@@ -135,8 +154,14 @@ async fn control_errors_match_cpython() {
 #[tokio::test]
 async fn wrong_key_is_refused_and_server_keeps_serving() {
     let (addr, stop) = start(&[]).await;
-    let err = Client::connect(addr, b"wrong").await.err().expect("refused");
-    assert!(err.to_string().contains("digest sent was rejected"), "{err}");
+    let err = Client::connect(addr, b"wrong")
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("digest sent was rejected"),
+        "{err}"
+    );
     assert_eq!(control(addr, "dummy", vec![]).await.0, "#RETURN");
     stop.cancel();
 }
@@ -148,8 +173,12 @@ async fn named_objects_are_shared() {
     let path = dir.join("named.toml");
     std::fs::write(&path, "[objects]\nget_queue = { kind = \"Queue\" }\n").unwrap();
     let (addr, stop) = start(&["--config", path.to_str().unwrap()]).await;
-    let first = control(addr, "create", vec![Value::from("get_queue")]).await.1;
-    let second = control(addr, "create", vec![Value::from("get_queue")]).await.1;
+    let first = control(addr, "create", vec![Value::from("get_queue")])
+        .await
+        .1;
+    let second = control(addr, "create", vec![Value::from("get_queue")])
+        .await
+        .1;
     let id = |v: &Value| match v {
         Value::Tuple(p) => p[0].clone(),
         _ => panic!("create reply"),
@@ -158,7 +187,9 @@ async fn named_objects_are_shared() {
     // Both references dropped: the named object survives.
     control(addr, "decref", vec![id(&first)]).await;
     control(addr, "decref", vec![id(&first)]).await;
-    let third = control(addr, "create", vec![Value::from("get_queue")]).await.1;
+    let third = control(addr, "create", vec![Value::from("get_queue")])
+        .await
+        .1;
     assert_eq!(id(&third), id(&first));
     stop.cancel();
 }

@@ -560,7 +560,9 @@ mod tests {
         };
         assert!(refused(proxy("Lock", "elsewhere")).contains("'Lock' proxy of another manager"));
         // Not a proxy: CPython fails looking up `lock.acquire`.
-        let e = create(&ctx, Args::new(vec![Value::Int(5)])).err().expect("refused");
+        let e = create(&ctx, Args::new(vec![Value::Int(5)]))
+            .err()
+            .expect("refused");
         assert_eq!(e.kind, ExcKind::AttributeError);
         assert_eq!(e.message(), "'int' object has no attribute 'acquire'");
         let list = store

@@ -499,7 +499,9 @@ mod tests {
                 dict(vec![]),
             ],
         );
-        assert!(proxy.repr().starts_with("<DictProxy object, typeid 'dict' at 0x"));
+        assert!(proxy
+            .repr()
+            .starts_with("<DictProxy object, typeid 'dict' at 0x"));
         let auto = reduce(
             "multiprocessing.managers",
             "RebuildProxy",
@@ -510,7 +512,9 @@ mod tests {
                 dict(vec![]),
             ],
         );
-        assert!(auto.repr().starts_with("<AutoProxy[dict] object, typeid 'dict' at 0x"));
+        assert!(auto
+            .repr()
+            .starts_with("<AutoProxy[dict] object, typeid 'dict' at 0x"));
     }
 
     #[test]
