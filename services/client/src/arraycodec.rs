@@ -138,7 +138,7 @@ fn decode(layout: Layout, bytes: &[u8]) -> Result<Value> {
     let size = match layout {
         Layout::Int { size, .. } | Layout::Float { size, .. } | Layout::Char { size, .. } => size,
     };
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(bad("array byte length"));
     }
     bytes

@@ -43,7 +43,7 @@ struct Options {
 }
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err("authkey hex has an odd length".into());
     }
     (0..text.len())

@@ -378,7 +378,7 @@ mod tests {
         let err = decode_all(&mut codec, b"\x00\x00\x01\x01").unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { declared: 257, .. }));
         let mut ok = vec![0, 0, 1, 0];
-        ok.extend(std::iter::repeat(7u8).take(256));
+        ok.extend(std::iter::repeat_n(7u8, 256));
         assert_eq!(decode_all(&mut codec, &ok).unwrap()[0].len(), 256);
         // A long-form length beyond u32 and beyond usize on 32-bit targets.
         let err = decode_all(

@@ -58,7 +58,7 @@ impl Items {
     /// `frombytes`: native bytes, whole items only; characters must be
     /// code points (which Rust strings can hold, so not surrogates).
     fn from_bytes(code: Code, data: &[u8]) -> Result<Items, PyException> {
-        if data.len() % code.size != 0 {
+        if !data.len().is_multiple_of(code.size) {
             return Err(PyException::value_error(
                 "bytes length not a multiple of item size",
             ));

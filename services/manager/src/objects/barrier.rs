@@ -197,7 +197,7 @@ impl Barrier {
             let outcome = wait_until(&self.state, &self.changed, deadline, |s| {
                 if s.phase == Phase::Filling {
                     // `wait_for` timed out: break the barrier for everybody.
-                    if !deadline.is_some_and(|d| Instant::now() >= d) {
+                    if deadline.is_none_or(|d| Instant::now() < d) {
                         return None;
                     }
                     self.set_phase(s, Phase::Broken);

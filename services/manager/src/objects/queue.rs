@@ -261,7 +261,7 @@ impl SharedObject for Queue {
             "put" => match bind_method(&PUT, args) {
                 Ok(mut b) => {
                     let item = b.req(0);
-                    let block = b.take(1).map_or(true, |v| v.truthy());
+                    let block = b.take(1).is_none_or(|v| v.truthy());
                     self.put(item, block, not_none(b.take(2)))
                 }
                 Err(e) => Call::err(e),
@@ -272,7 +272,7 @@ impl SharedObject for Queue {
             },
             "get" => match bind_method(&GET, args) {
                 Ok(mut b) => {
-                    let block = b.take(0).map_or(true, |v| v.truthy());
+                    let block = b.take(0).is_none_or(|v| v.truthy());
                     self.get(block, not_none(b.take(1)))
                 }
                 Err(e) => Call::err(e),

@@ -93,7 +93,7 @@ impl Semaphore {
             Ok(b) => b,
             Err(e) => return Call::err(e),
         };
-        let blocking = b.take(0).map_or(true, |v| v.truthy());
+        let blocking = b.take(0).is_none_or(|v| v.truthy());
         let timeout = b.take(1).filter(|t| !matches!(t, Value::None));
         if !blocking && timeout.is_some() {
             return Call::err(PyException::value_error(

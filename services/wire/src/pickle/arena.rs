@@ -112,7 +112,7 @@ impl Node {
 fn pair_child(pairs: &[(NodeId, NodeId)], i: usize) -> Option<NodeId> {
     pairs
         .get(i / 2)
-        .map(|(k, v)| if i % 2 == 0 { *k } else { *v })
+        .map(|(k, v)| if i.is_multiple_of(2) { *k } else { *v })
 }
 
 impl ObjNode {

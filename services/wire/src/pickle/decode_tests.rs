@@ -426,7 +426,7 @@ fn limits_on_length_and_depth() {
 
     let nested = |n: usize| {
         let mut d = vec![b']'; n];
-        d.extend(std::iter::repeat(b'a').take(n - 1));
+        d.extend(std::iter::repeat_n(b'a', n - 1));
         d.push(b'.');
         d
     };
@@ -501,9 +501,9 @@ fn shared_reference_bombs_are_refused_fast() {
     assert_eq!(top.len(), 2);
     // Copies of a big shared string are charged by size.
     let mut d = b"\x80\x04X\x00\x00\x10\x00".to_vec();
-    d.extend(std::iter::repeat(b'x').take(1 << 20));
+    d.extend(std::iter::repeat_n(b'x', 1 << 20));
     d.extend_from_slice(b"\x94](");
-    d.extend(std::iter::repeat(*b"h\x00").take(1000).flatten());
+    d.extend(std::iter::repeat_n(*b"h\x00", 1000).flatten());
     d.extend_from_slice(b"e.");
     let small = Limits {
         max_values: 1_000_000,

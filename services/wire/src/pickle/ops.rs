@@ -122,7 +122,7 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn pairs(&self, items: Vec<NodeId>) -> Result<Vec<(NodeId, NodeId)>, PickleError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.operand(&format!("odd number of items for {}", self.opname)));
         }
         let mut it = items.into_iter();

@@ -261,13 +261,13 @@ pub(crate) fn raw_unicode_escape(s: &[u8]) -> Result<String, UnicodeError> {
             Some(b'u') if run % 2 == 1 => 4,
             Some(b'U') if run % 2 == 1 => 8,
             _ => {
-                out.extend(std::iter::repeat('\\').take(run));
+                out.extend(std::iter::repeat_n('\\', run));
                 i = after;
                 continue;
             }
         };
         // All but the last backslash of the run are literal.
-        out.extend(std::iter::repeat('\\').take(run - 1));
+        out.extend(std::iter::repeat_n('\\', run - 1));
         let hex = s
             .get(after + 1..after + 1 + width)
             .filter(|h| h.iter().all(u8::is_ascii_hexdigit))

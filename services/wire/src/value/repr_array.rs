@@ -131,7 +131,7 @@ fn write_head(w: &mut Writer<'_>, tc: &str) {
 }
 
 fn write_decoded(w: &mut Writer<'_>, tc: &str, layout: Layout, data: &[u8]) -> bool {
-    if data.len() % layout.size != 0 {
+    if !data.len().is_multiple_of(layout.size) {
         return false;
     }
     let words = data

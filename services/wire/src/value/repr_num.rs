@@ -80,11 +80,11 @@ pub(crate) fn write_float(out: &mut String, f: f64, add_dot_0: bool, force_sign:
         out.push_str(&e.to_string());
     } else if decpt <= 0 {
         out.push_str("0.");
-        out.extend(std::iter::repeat('0').take((-decpt) as usize));
+        out.extend(std::iter::repeat_n('0', (-decpt) as usize));
         out.push_str(&digits);
     } else if decpt >= ndigits {
         out.push_str(&digits);
-        out.extend(std::iter::repeat('0').take((decpt - ndigits) as usize));
+        out.extend(std::iter::repeat_n('0', (decpt - ndigits) as usize));
         if add_dot_0 {
             out.push_str(".0");
         }
@@ -116,7 +116,7 @@ fn even_on_tie(v: f64, digits: String, exp: i32) -> (String, i32) {
 
 fn tie_alternative(v: f64, digits: &str, exp: i32) -> Option<(String, i32)> {
     let d: u128 = digits.parse().ok()?;
-    if d % 2 == 0 {
+    if d.is_multiple_of(2) {
         return None;
     }
     // The value of `digits` is d * 10**q.

@@ -350,7 +350,7 @@ mod tests {
             let mut seed = 7;
             (0..3000)
                 .filter(|_| {
-                    let nan = lcg(&mut seed) % 3 == 0;
+                    let nan = lcg(&mut seed).is_multiple_of(3);
                     if !nan {
                         lcg(&mut seed);
                     }
