@@ -129,10 +129,14 @@ class Callgrind(NoProfile):
         dump = Path(new[-1])
         named = dump.with_name(f"callgrind.out.{self.label}")
         dump.rename(named)
-        for line in named.read_text(errors="replace").splitlines():
-            if line.startswith("summary:") or line.startswith("totals:"):
-                return {"instructions": float(line.split()[1])}
-        return {}
+        # "totals:" (the sum of all cost lines); callgrind leaves "summary:"
+        # at 0 when instrumentation was switched on by callgrind_control.
+        totals = [
+            float(line.split()[1])
+            for line in named.read_text(errors="replace").splitlines()
+            if line.startswith(("summary:", "totals:"))
+        ]
+        return {"instructions": max(totals)} if totals else {}
 
 
 PROFILERS = {"perf-stat": PerfStat, "perf-record": PerfRecord, "callgrind": Callgrind}

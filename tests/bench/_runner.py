@@ -50,6 +50,8 @@ class RunResult:
     p99_us: float
     cpu_s: float  # server CPU seconds in the window
     cpu_per_op_us: float
+    errors: int  # operations that raised (not counted in ops)
+    first_error: str
     # Profiler counters over the window, per operation (see _profile.py).
     extra: dict = field(default_factory=dict)
 
@@ -160,9 +162,13 @@ def run_once(group, server, workload_name, nprocs, duration, python, tmp_dir, ro
         counters["sys_us"] = (sys1 - sys0) * 1e6
 
         deadline = time.monotonic() + REPORT_TIMEOUT
-        ops = 0
+        ops, errors, first_error, client_cpu = 0, 0, None, 0.0
         for w in workers:
-            ops += json.loads(w.readline(deadline))["ops"]
+            report = json.loads(w.readline(deadline))
+            ops += report["ops"]
+            client_cpu += report["cpu"]
+            errors += report["errors"]
+            first_error = first_error or report["first_error"]
         for w in workers:
             w.finish(REPORT_TIMEOUT)
     finally:
@@ -181,6 +187,9 @@ def run_once(group, server, workload_name, nprocs, duration, python, tmp_dir, ro
         raise RuntimeError(f"{len(lat)} latencies for {ops} operations")
     ordered = sorted(lat)
     cpu = (user1 - user0) + (sys1 - sys0)
+    # What the client processes spent (both servers share the cores with
+    # them): the part of an operation no server can remove.
+    counters["client_cpu_us"] = client_cpu * 1e6
     if not server.alive():
         raise RuntimeError(f"the {server.name} server died during {workload_name}")
     return RunResult(
@@ -196,5 +205,7 @@ def run_once(group, server, workload_name, nprocs, duration, python, tmp_dir, ro
         p99_us=percentile(ordered, 99) / 1e3,
         cpu_s=cpu,
         cpu_per_op_us=(cpu / ops * 1e6) if ops else float("nan"),
+        errors=errors,
+        first_error=first_error or "",
         extra={k: v / ops for k, v in counters.items()} if ops else {},
     )

@@ -8,8 +8,10 @@ serving connection and its handshake are not timed), prints ``ready`` and
 waits for ``go <start_ns> <end_ns>`` (``time.monotonic_ns`` values, a clock
 every process on the machine shares). Between the two it runs the operation
 back to back, timing each call; an operation that ends after ``end_ns`` is
-not counted. It writes the latencies (int64 nanoseconds, native order) to
-the file it was given and prints a JSON line with the count.
+not counted, nor is one that raised (counted as an error instead). It writes
+the latencies (int64 nanoseconds, native order) to the file it was given and
+prints a JSON line with the counts, the first error and its own CPU time
+over the window (the client side of the cost).
 """
 
 import json
@@ -50,7 +52,9 @@ def main():
 
     lat = array("q")
     now = time.monotonic_ns
+    cpu0 = time.process_time()
     i = workload.warmup
+    errors, first_error = 0, None
     while True:
         t0 = now()
         if t0 >= end_ns:
@@ -59,15 +63,25 @@ def main():
             op(i)
         except Stop:
             break
+        except Exception as e:
+            # A server error (a bug to report, not a reason to lose the
+            # whole run): counted and shown, the op itself is not counted.
+            errors += 1
+            lines = [x for x in str(e).splitlines() if x.strip() and not x.startswith("---")]
+            first_error = first_error or f"{type(e).__name__}: {lines[-1] if lines else ''}"[:300]
+            i += 1
+            continue
         t1 = now()
         if t1 > end_ns:
             break
         lat.append(t1 - t0)
         i += 1
 
+    cpu = time.process_time() - cpu0
     with open(cfg["lat_path"], "wb") as f:
         lat.tofile(f)
-    print(json.dumps({"ops": len(lat)}), flush=True)
+    report = {"ops": len(lat), "errors": errors, "first_error": first_error, "cpu": cpu}
+    print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ def summarize(results, group):
                 "p99_us": median([r.p99_us for r in runs]),
                 "cpu_per_op_us": median([r.cpu_per_op_us for r in runs]),
                 "extra": {k: median([r.extra[k] for r in runs if k in r.extra]) for k in extra_keys},
+                "errors": sum(r.errors for r in runs),
             }
         a, b = row[ours], row[base]
         row["ratio"] = {
@@ -137,6 +138,8 @@ def summarize(results, group):
             "cpu_per_op": _ratio(a["cpu_per_op_us"], b["cpu_per_op_us"]),
         }
         row["targets"] = targets(workload, procs, row["ratio"]) if a["rounds"] and b["rounds"] else {}
+        if a["errors"]:
+            row["targets"]["no errors"] = False
         rows.append(row)
     return rows
 
@@ -223,7 +226,7 @@ def run_bench(opts):
     print(f"# {_servers.machine()}")
     print(
         f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; rounds={opts.rounds}, duration={opts.duration}s,"
-        f" procs={opts.procs}; command: bench.py {' '.join(sys.argv[1:])}"
+        f" procs={opts.procs}; load average {os.getloadavg()[0]:.2f}; command: bench.py {' '.join(sys.argv[1:])}"
     )
     with tempfile.TemporaryDirectory(prefix="mpcluster-bench-") as tmp:
         for gname in opts.group:
@@ -241,6 +244,8 @@ def run_bench(opts):
                                 r = group.run(servers[sname], workload, procs, opts, tmp, round_no, profiler)
                                 results.append(r)
                                 extra = "".join(f"  {k}/op {v:.2f}" for k, v in r.extra.items())
+                                if r.errors:
+                                    extra += f"  ERRORS {r.errors} (first: {r.first_error})"
                                 print(
                                     f"  {gname}/{workload}/{procs}p round {round_no + 1} {sname:<8}"
                                     f" {r.throughput:>9.0f} ops/s  p50 {r.p50_us:>9.1f} us"
@@ -255,7 +260,9 @@ def run_bench(opts):
             print_table(rows, group)
             all_results += results
             summaries[gname] = rows
-    print(f"\n# total {time.monotonic() - started:.0f} s")
+    # Other work on the machine skews wall-clock figures (CPU per op much
+    # less): say how busy it was.
+    print(f"\n# total {time.monotonic() - started:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     if opts.json:
         opts.json.write_text(
             json.dumps(

@@ -11,11 +11,13 @@
 use crate::error::{Error, RemoteException, Result};
 use crate::token::{Address, Token};
 use bytes::BytesMut;
+use mpcluster_wire::frame::encode_header;
 use mpcluster_wire::handshake::AuthPolicy;
 use mpcluster_wire::io::{client_handshake, read_frame, write_frame, HandshakeError};
 use mpcluster_wire::pickle::{self, Limits};
 use mpcluster_wire::{Dict, Value};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Connection settings shared by every connection of a manager.
@@ -133,6 +135,39 @@ fn parse_proxy(payload: &Value) -> Result<Reply> {
     Ok(Reply::Proxy { exposed, token })
 }
 
+/// The pickle of one request, `(ident, name, args, kwds)` (spec 5.1).
+fn encode_request(ident: Value, name: &str, args: Vec<Value>, kwds: Dict) -> Vec<u8> {
+    let req = Value::tuple([
+        ident,
+        Value::from(name),
+        Value::Tuple(args),
+        Value::from(kwds),
+    ]);
+    pickle::encode(&req)
+}
+
+/// Appends one framed request to a batch for [`Conn::exchange_many`].
+pub(crate) fn append_frame(
+    out: &mut Vec<u8>,
+    ident: Value,
+    name: &str,
+    args: Vec<Value>,
+    kwds: Dict,
+) {
+    let payload = encode_request(ident, name, args, kwds);
+    out.extend_from_slice(encode_header(payload.len()).as_bytes());
+    out.extend_from_slice(&payload);
+}
+
+/// The replies of a batch, in request order.
+#[derive(Debug)]
+pub(crate) struct Exchanged {
+    /// One per request: the reply, or why it could not be read.
+    pub replies: Vec<Result<Reply>>,
+    /// Every reply parsed, so the connection may be reused.
+    pub all_clean: bool,
+}
+
 /// One authenticated manager connection.
 pub(crate) struct Conn {
     stream: TcpStream,
@@ -216,13 +251,7 @@ impl Conn {
         args: Vec<Value>,
         kwds: Dict,
     ) -> Result<Reply> {
-        let req = Value::tuple([
-            ident,
-            Value::from(name),
-            Value::Tuple(args),
-            Value::from(kwds),
-        ]);
-        let payload = pickle::encode(&req);
+        let payload = encode_request(ident, name, args, kwds);
         write_frame(&mut self.stream, &payload)
             .await
             .map_err(|source| Error::Connection {
@@ -236,6 +265,63 @@ impl Conn {
             .ok_or_else(|| Error::closed(&self.label))?;
         let value = pickle::decode(&frame, &self.limits)?;
         Reply::parse(value)
+    }
+
+    /// Sends a batch of framed requests (see [`append_frame`]) and reads
+    /// `count` replies, in order (spec 5.5: a serving connection answers
+    /// strictly in request order, so requests may be written ahead of
+    /// their replies).
+    ///
+    /// Writing and reading run at once: a batch larger than the socket
+    /// buffers would otherwise deadlock, the server blocked writing replies
+    /// we do not read while we are blocked writing requests it does not
+    /// read. A reply that arrives but does not parse is that entry's error;
+    /// the outer error is a broken exchange, after which the connection's
+    /// state is unknown and the caller must drop it, as after
+    /// [`Conn::request`]. Any inner error also means the connection should
+    /// not be reused, which `all_clean` reports.
+    pub async fn exchange_many(&mut self, frames: &[u8], count: usize) -> Result<Exchanged> {
+        let Conn {
+            stream,
+            buf,
+            label,
+            max_frame,
+            limits,
+            ..
+        } = self;
+        #[cfg(target_os = "linux")]
+        {
+            let _ = socket2::SockRef::from(&*stream).set_quickack(true);
+        }
+        let (mut rd, mut wr) = stream.split();
+        let write = async {
+            wr.write_all(frames).await?;
+            wr.flush().await
+        };
+        let read = async {
+            let mut replies = Vec::with_capacity(count);
+            let mut all_clean = true;
+            for _ in 0..count {
+                let frame = read_frame(&mut rd, *max_frame, buf)
+                    .await
+                    .map_err(|e| Error::from_frame(label, e))?
+                    .ok_or_else(|| Error::closed(label))?;
+                let reply = pickle::decode(&frame, limits)
+                    .map_err(Error::from)
+                    .and_then(Reply::parse);
+                all_clean &= reply.is_ok();
+                replies.push(reply);
+            }
+            Ok::<_, Error>(Exchanged { replies, all_clean })
+        };
+        let write = async {
+            write.await.map_err(|source| Error::Connection {
+                address: label.clone(),
+                source,
+            })
+        };
+        write.await?; let exchanged = read.await?;
+        Ok(exchanged)
     }
 
     /// Re-arms `TCP_QUICKACK` before a read (Linux clears it again), so our

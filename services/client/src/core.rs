@@ -11,13 +11,16 @@
 //!   and does better for tasks: each connection still carries at most one
 //!   outstanding request, so a blocking `Queue.get` holds its connection
 //!   while other calls, from any task, take another one.
+//! * **Pipelined calls** ([`crate::Pipeline`]) check one serving
+//!   connection out for a whole batch: every request is written before
+//!   the replies are read, which the server sends in order.
 //! * **Pinned calls**: lock ownership of `RLock` and `Condition` belongs to
 //!   the serving connection (spec 9.6), so a lock guard keeps the
 //!   connection it acquired on and sends its release, `wait` and `notify`
 //!   there.
 
 use crate::conn::{Conn, ConnSettings, Reply};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::token::{Address, Token};
 use mpcluster_wire::{Dict, Value};
 use std::collections::HashMap;
@@ -111,6 +114,49 @@ impl Core {
         let reply = conn.request(ident, name, args, kwds).await?;
         self.checkin(conn);
         Ok(reply)
+    }
+
+    /// A batch of method calls written ahead of their replies on one
+    /// pooled serving connection to `address` (see `crate::pipeline`).
+    /// `frames` holds `count` framed requests.
+    ///
+    /// A `#PROXY` reply (a method whose result the server makes a shared
+    /// object) is that entry's error, and the object it made is released
+    /// at once: its creation reference belongs to this connection (spec
+    /// 6.2), and CPython's server would keep it forever otherwise.
+    pub async fn call_many(
+        &self,
+        address: &Address,
+        frames: Vec<u8>,
+        count: usize,
+    ) -> Result<Vec<Result<Value>>> {
+        let mut conn = self.checkout(address).await?;
+        // On an error the connection is dropped here: its state is unknown.
+        let exchanged = conn.exchange_many(&frames, count).await?;
+        if exchanged.all_clean {
+            self.checkin(conn);
+        }
+        let mut out = Vec::with_capacity(exchanged.replies.len());
+        for reply in exchanged.replies {
+            out.push(match reply {
+                Ok(Reply::Proxy { token, .. }) => {
+                    let mut token = token;
+                    token.address = address.clone();
+                    if let Err(e) = self.decref(&token).await {
+                        // The manager may be gone; the object then went too.
+                        tracing::debug!(%token, error = %e, "decref of a pipelined #PROXY failed");
+                    }
+                    Err(Error::protocol(format!(
+                        "a pipelined call returned a shared object ({}); use \
+                         RawProxy::call_proxy for such methods",
+                        token.typeid
+                    )))
+                }
+                Ok(reply) => reply.into_value(),
+                Err(e) => Err(e),
+            });
+        }
+        Ok(out)
     }
 
     /// One method call on a connection the caller keeps (a lock guard's).

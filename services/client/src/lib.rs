@@ -45,6 +45,9 @@
 //!   call (`Queue.get`, `Event.wait`) holds its connection while other
 //!   calls, from any task or thread, use others. CPython's client uses one
 //!   connection per thread instead.
+//! * A [`Pipeline`] (`manager.pipeline()`) writes several calls on one
+//!   serving connection before reading their replies, which the server
+//!   sends in order: one round trip for the batch.
 //! * Lock guards keep the connection they acquired on, because `RLock` and
 //!   `Condition` ownership belongs to a connection (CPython: to a server
 //!   thread). `wait` and `notify` are methods of the held guard.
@@ -79,6 +82,7 @@ mod conn;
 mod core;
 mod error;
 mod manager;
+mod pipeline;
 mod proxy;
 mod raw;
 mod runtime;
@@ -86,6 +90,7 @@ mod token;
 
 pub use error::{exc, Error, RemoteException, Result};
 pub use manager::{IntoAddress, Manager, ManagerBuilder};
+pub use pipeline::Pipeline;
 pub use mpcluster_wire::value::{from_value, to_value};
 pub use mpcluster_wire::{Dict, Value};
 pub use proxy::acquirer::{AcquireGuard, AcquirerProxy};

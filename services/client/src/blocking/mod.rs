@@ -32,6 +32,7 @@
 
 mod collections;
 mod manager;
+mod pipeline;
 mod sync;
 
 pub use collections::{
@@ -39,6 +40,7 @@ pub use collections::{
     ValueProxy,
 };
 pub use manager::Manager;
+pub use pipeline::Pipeline;
 pub use sync::{
     AcquireGuard, AcquirerProxy, BarrierProxy, ConditionGuard, ConditionProxy, EventProxy,
     QueueProxy,

@@ -32,8 +32,13 @@ pub fn server_binary() -> PathBuf {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// The admin surface's `HOST:PORT` (token [`ADMIN_TOKEN`]).
+    pub admin: Option<String>,
     _dir: Option<TempDir>,
 }
+
+/// The admin bearer token test managers use.
+pub const ADMIN_TOKEN: &str = "mpcluster-client-test-admin";
 
 impl Server {
     /// A manager with default flags.
@@ -51,7 +56,7 @@ impl Server {
             // The admin surface gets a free port of its own, so tests can
             // run side by side.
             .env("MPCLUSTER_ADMIN_BIND", "127.0.0.1:0")
-            .env("MPCLUSTER_ADMIN_TOKEN", "mpcluster-client-test-admin")
+            .env("MPCLUSTER_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let dir = config.map(|text| {
@@ -65,10 +70,15 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
+        let mut admin = None;
         let addr = loop {
             line.clear();
             match reader.read_line(&mut line) {
                 Ok(n) if n > 0 => {
+                    // The admin line comes first when the admin is on.
+                    if let Some(a) = line.trim().strip_prefix("mpcluster-manager admin on ") {
+                        admin = Some(a.to_string());
+                    }
                     let found = line.trim().strip_prefix("mpcluster-manager listening on ");
                     if let Some(addr) = found {
                         break Some(addr.to_string());
@@ -90,6 +100,7 @@ impl Server {
         Server {
             child,
             addr,
+            admin,
             _dir: dir,
         }
     }
