@@ -320,7 +320,7 @@ impl Conn {
                 source,
             })
         };
-        write.await?; let exchanged = read.await?;
+        let ((), exchanged) = tokio::try_join!(write, read)?;
         Ok(exchanged)
     }
 

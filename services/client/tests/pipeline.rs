@@ -85,7 +85,7 @@ async fn a_batch_larger_than_the_socket_buffers_does_not_deadlock() {
             vec![Value::from(format!("k{i}")), s(&big)],
         );
     }
-    let r = tokio::time::timeout(Duration::from_secs(120), pipe.run())
+    let r = tokio::time::timeout(Duration::from_secs(60), pipe.run())
         .await
         .expect("the batch finished")
         .unwrap();
