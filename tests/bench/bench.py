@@ -9,12 +9,12 @@ shared machine hit both alike. It prints, per workload and process count,
 the medians over rounds of throughput, p50 and p99 latency and the server's
 CPU time per operation, the ratios ours/CPython and which targets hold.
 
-    python tests/bench/bench.py            # full run, about 8 minutes
-    python tests/bench/bench.py --quick    # about a minute
+    python tests/bench/bench.py            # full run, about 7 minutes
+    python tests/bench/bench.py --quick    # about 1.5 minutes
     python tests/bench/bench.py --memory   # idle connections and held objects
 
-Workloads come in groups. ``cpython`` (CPython client processes; servers:
-ours and CPython's ``SyncManager`` server) is the only group so far; a
+Workloads come in groups. ``python-clients`` (CPython client processes;
+servers: ours and CPython's ``SyncManager`` server) is the only group so far; a
 group is a name, its two servers and its workloads (see ``GROUPS``), so the
 Rust-client-against-Redis comparison can be added as another group.
 """
@@ -42,7 +42,7 @@ AUTHKEY = b"mpcluster-bench-key"
 class CPythonClients:
     """Unmodified CPython clients against ours and CPython's server."""
 
-    name = "cpython"
+    name = "python-clients"
     servers = ("ours", "cpython")
     workloads = list(WORKLOADS)
 
@@ -70,7 +70,7 @@ GROUPS = {g.name: g for g in [CPythonClients()]}
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="1 round of 0.5 s runs (about a minute)")
+    p.add_argument("--quick", action="store_true", help="1 round of 0.5 s runs (about 1.5 minutes)")
     p.add_argument("--rounds", type=int, help="alternations per workload and process count (default 3)")
     p.add_argument("--duration", type=float, help="seconds per timed run (default 2)")
     p.add_argument("--procs", help="comma-separated client process counts (default 1,4,16)")
@@ -81,13 +81,18 @@ def parse_args(argv):
     p.add_argument("--server-python", default=sys.executable, help="interpreter of CPython's server")
     p.add_argument("--servers", help="comma-separated subset of the group's servers (e.g. ours, to profile it)")
     p.add_argument("--profile", choices=sorted(_profile.PROFILERS), help="attach a profiler to each window")
-    p.add_argument("--profile-dir", type=Path, default=Path("bench-profile"), help="where profiler files go")
+    p.add_argument(
+        "--profile-dir",
+        type=Path,
+        default=_servers.ROOT / "target" / "bench-profile",
+        help="where profiler files go (default: target/bench-profile, ignored by git)",
+    )
     p.add_argument("--json", type=Path, help="also write every run and the summary to this file")
     p.add_argument("--memory", action="store_true", help="memory mode instead (see _memory.py)")
     p.add_argument("--connections", type=int, default=10_000, help="memory mode: idle connections")
     p.add_argument("--objects", type=int, default=1_000_000, help="memory mode: small objects held")
     p.add_argument(
-        "--memory-servers", default="ours", help="memory mode: comma-separated servers to measure (ours,cpython)"
+        "--memory-servers", default="ours,cpython", help="memory mode: comma-separated servers to measure"
     )
     opts = p.parse_args(argv)
     if opts.rounds is None:
@@ -156,6 +161,17 @@ def targets(workload, procs, ratio):
     return met
 
 
+# Column titles of the per-op counters runs may carry (see _runner/_profile).
+EXTRA_LABELS = {
+    "client_cpu_us": "client cpu/op us",
+    "sys_us": "sys/op us",
+    "syscalls": "syscalls/op",
+    "ctx_switches": "ctx switches/op",
+    "task_clock_ms": "task-clock/op ms",
+    "instructions": "instructions/op",
+}
+
+
 def fmt(x, digits=1):
     if x != x:  # NaN
         return "-"
@@ -185,7 +201,8 @@ def print_table(rows, group, out=sys.stdout):
     ]
     extra_keys = sorted({k for row in rows for s in group.servers for k in row[s]["extra"]})
     for k in extra_keys:
-        cols[-1:-1] = [f"{k}/op {ours}", f"{k}/op {base}"]
+        label = EXTRA_LABELS.get(k, f"{k}/op")
+        cols[-1:-1] = [f"{label} {ours}", f"{label} {base}"]
     print("| " + " | ".join(cols) + " |", file=out)
     print("|" + "|".join("---" if c in ("workload", "targets") else "---:" for c in cols) + "|", file=out)
     for row in rows:

@@ -10,15 +10,17 @@
 
 use crate::error::{Error, RemoteException, Result};
 use crate::token::{Address, Token};
-use bytes::BytesMut;
-use mpcluster_wire::frame::encode_header;
+use bytes::{Bytes, BytesMut};
+use mpcluster_wire::frame::{encode_header, FrameCodec};
 use mpcluster_wire::handshake::AuthPolicy;
-use mpcluster_wire::io::{client_handshake, read_frame, write_frame, HandshakeError};
+use mpcluster_wire::io::{client_handshake, write_frame, HandshakeError};
 use mpcluster_wire::pickle::{self, Limits};
 use mpcluster_wire::{Dict, Value};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::ReadHalf;
 use tokio::net::TcpStream;
+use tokio_util::codec::Decoder;
 
 /// Connection settings shared by every connection of a manager.
 #[derive(Clone, Debug)]
@@ -168,6 +170,11 @@ pub(crate) struct Exchanged {
     pub all_clean: bool,
 }
 
+/// How long a reply may be awaited before we acknowledge what arrived
+/// (see `read_reply`): far above a loopback or LAN round trip, far
+/// below the 40 ms of Linux's delayed ACK.
+const ACK_STALL: Duration = Duration::from_millis(1);
+
 /// One authenticated manager connection.
 pub(crate) struct Conn {
     stream: TcpStream,
@@ -214,13 +221,15 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         let mut conn = Conn {
             stream,
-            buf: BytesMut::new(),
+            // Room for a typical reply, so the first read is not cut at the
+            // header the decoder asks for.
+            buf: BytesMut::with_capacity(8 * 1024),
             address: address.clone(),
             label,
             max_frame: s.max_frame,
             limits: s.limits.clone(),
         };
-        conn.quickack();
+        quickack(&conn.stream);
         match client_handshake(&mut conn.stream, &s.authkey, &s.policy, s.handshake_timeout).await {
             Ok(_) => Ok(conn),
             Err(HandshakeError::Auth(source)) => Err(Error::Auth {
@@ -258,11 +267,8 @@ impl Conn {
                 address: self.label.clone(),
                 source,
             })?;
-        self.quickack();
-        let frame = read_frame(&mut self.stream, self.max_frame, &mut self.buf)
-            .await
-            .map_err(|e| Error::from_frame(&self.label, e))?
-            .ok_or_else(|| Error::closed(&self.label))?;
+        let (mut rd, _) = self.stream.split();
+        let frame = read_reply(&mut rd, &mut self.buf, self.max_frame, &self.label).await?;
         let value = pickle::decode(&frame, &self.limits)?;
         Reply::parse(value)
     }
@@ -289,10 +295,6 @@ impl Conn {
             limits,
             ..
         } = self;
-        #[cfg(target_os = "linux")]
-        {
-            let _ = socket2::SockRef::from(&*stream).set_quickack(true);
-        }
         let (mut rd, mut wr) = stream.split();
         let write = async {
             wr.write_all(frames).await?;
@@ -302,10 +304,7 @@ impl Conn {
             let mut replies = Vec::with_capacity(count);
             let mut all_clean = true;
             for _ in 0..count {
-                let frame = read_frame(&mut rd, *max_frame, buf)
-                    .await
-                    .map_err(|e| Error::from_frame(label, e))?
-                    .ok_or_else(|| Error::closed(label))?;
+                let frame = read_reply(&mut rd, buf, *max_frame, label).await?;
                 let reply = pickle::decode(&frame, limits)
                     .map_err(Error::from)
                     .and_then(Reply::parse);
@@ -323,15 +322,75 @@ impl Conn {
         let ((), exchanged) = tokio::try_join!(write, read)?;
         Ok(exchanged)
     }
+}
 
-    /// Re-arms `TCP_QUICKACK` before a read (Linux clears it again), so our
-    /// ACKs never wait behind the peer's Nagle (spec 2.2a): a CPython server
-    /// sets no socket options of its own.
-    fn quickack(&self) {
-        #[cfg(target_os = "linux")]
-        {
-            let _ = socket2::SockRef::from(&self.stream).set_quickack(true);
+/// Reads one reply frame, acknowledging at once only when it helps.
+///
+/// Re-arming `TCP_QUICKACK` before every read (as the handshake does)
+/// makes the kernel answer every reply with a bare ACK packet, where
+/// the next request would have carried it: on loopback that cost 40%
+/// more client CPU per call and a third of the throughput of 50
+/// connections (measured, `docs/performance-native.md`). An ACK is
+/// urgent only when the server holds data back until we acknowledge
+/// what it sent (Nagle on a server without `TCP_NODELAY`, i.e.
+/// CPython's; spec 2.2a): the payload of a reply over 16 KiB, which
+/// CPython writes after its header (`Connection._send_bytes`), or a
+/// reply queued behind one we have not acknowledged. So: quickack as
+/// soon as a frame is partly in, or when nothing arrived for
+/// [`ACK_STALL`]; the stall a delayed ACK could cause shrinks from
+/// 40 ms to about that.
+async fn read_reply(
+    rd: &mut ReadHalf<'_>,
+    buf: &mut BytesMut,
+    max_frame: usize,
+    label: &str,
+) -> Result<Bytes> {
+    let mut codec = FrameCodec::new(max_frame);
+    let mut acked = false;
+    loop {
+        let decoded = codec.decode(buf).map_err(|e| Error::from_frame(label, e))?;
+        if let Some(frame) = decoded {
+            return Ok(frame.freeze());
         }
+        if !acked && !buf.is_empty() {
+            quickack(rd.as_ref());
+            acked = true;
+        }
+        let read = if acked {
+            rd.read_buf(buf).await
+        } else {
+            // `read_buf` is cancel safe: a timeout loses no bytes.
+            match tokio::time::timeout(ACK_STALL, rd.read_buf(buf)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    quickack(rd.as_ref());
+                    acked = true;
+                    continue;
+                }
+            }
+        };
+        let n = read.map_err(|source| Error::Connection {
+            address: label.to_string(),
+            source,
+        })?;
+        if n == 0 {
+            return match codec.decode_eof(buf) {
+                Ok(Some(frame)) => Ok(frame.freeze()),
+                Ok(None) => Err(Error::closed(label)),
+                Err(e) => Err(Error::from_frame(label, e)),
+            };
+        }
+    }
+}
+
+/// Sets `TCP_QUICKACK` (Linux), which sends an ACK the kernel was
+/// delaying right away and acknowledges what arrives next at once
+/// until the kernel falls back to delayed ACKs: used around the
+/// handshake and when a reply is late (spec 2.2a; see `read_reply`).
+fn quickack(stream: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = socket2::SockRef::from(stream).set_quickack(true);
     }
 }
 

@@ -90,9 +90,9 @@ mod token;
 
 pub use error::{exc, Error, RemoteException, Result};
 pub use manager::{IntoAddress, Manager, ManagerBuilder};
-pub use pipeline::Pipeline;
 pub use mpcluster_wire::value::{from_value, to_value};
 pub use mpcluster_wire::{Dict, Value};
+pub use pipeline::Pipeline;
 pub use proxy::acquirer::{AcquireGuard, AcquirerProxy};
 pub use proxy::array::{ArrayIter, ArrayProxy};
 pub use proxy::barrier::BarrierProxy;

@@ -65,7 +65,11 @@ async fn rust_objects_are_visible_to_operators() {
     let objects = get(&admin, "/api/v1/objects");
     for id in ids {
         assert!(
-            !objects.as_array().unwrap().iter().any(|o| o["id"] == id.as_str()),
+            !objects
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["id"] == id.as_str()),
             "{id} still listed after its proxy was dropped"
         );
     }

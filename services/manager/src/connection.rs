@@ -43,8 +43,12 @@ pub enum ConnError {
 
 impl Conn {
     /// Reads one frame; `None` on a clean end of stream.
+    ///
+    /// Only the first request of a connection re-arms `TCP_QUICKACK`: on a
+    /// serving connection every request is answered at once and the reply
+    /// carries the ACK, so the delayed-ACK stall of spec 2.2a cannot occur
+    /// there, and the syscall per request would be pure cost.
     pub async fn read_frame(&mut self, max: usize) -> Result<Option<Bytes>, FrameError> {
-        quickack(self.reader.as_ref());
         io::read_frame(&mut self.reader, max, &mut self.buf).await
     }
 
@@ -131,6 +135,7 @@ async fn run(
         buf: BytesMut::new(),
         info,
     };
+    quickack(conn.reader.as_ref());
     let Some(frame) = conn.read_frame(settings.max_frame).await? else {
         return Ok(());
     };

@@ -167,14 +167,17 @@ fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyExce
             store: &shared.store,
         };
         let obj = constructor(&ctx, args)?;
-        let entry = shared.store.insert(NewObject {
-            typeid: typeid.clone(),
-            obj,
-            exposed: kind.exposed,
-            method_to_typeid: kind.method_to_typeid,
-            named: false,
-        })?;
-        shared.store.incref(&entry.id)?;
+        let entry = shared.store.insert_with(
+            NewObject {
+                typeid: typeid.clone(),
+                obj,
+                exposed: kind.exposed,
+                method_to_typeid: kind.method_to_typeid,
+                named: false,
+            },
+            1,
+            None,
+        )?;
         (entry.id.clone(), kind.exposed)
     };
     debug!(%typeid, %id, "created");

@@ -56,7 +56,11 @@ fn main() -> ExitCode {
         };
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let admin = admin.map(|a| tokio::spawn(a.run()));
-        server.run().await;
+        // The accept loop runs on a runtime worker, not on this thread, so
+        // handing a new socket to its task needs no cross-thread wake-up.
+        if let Err(e) = tokio::spawn(server.run()).await {
+            error!("the server task failed: {e}");
+        }
         if let Some(admin) = admin {
             // Same signal: the admin listener is already finishing its
             // requests in flight; give it a moment, not forever.

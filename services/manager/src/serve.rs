@@ -306,15 +306,17 @@ fn register_result(
     let typeid = parent.result_typeid(method).unwrap_or("Iterator");
     let kind =
         registry::lookup(typeid).ok_or_else(|| PyException::key_error(Value::from(typeid)))?;
-    let entry = shared.store.insert(NewObject {
-        typeid: typeid.to_string(),
-        obj,
-        exposed: kind.exposed,
-        method_to_typeid: kind.method_to_typeid,
-        named: false,
-    })?;
-    shared.store.incref(&entry.id)?;
-    entry.lock_usage().proxy_owner = Some(conn);
+    let entry = shared.store.insert_with(
+        NewObject {
+            typeid: typeid.to_string(),
+            obj,
+            exposed: kind.exposed,
+            method_to_typeid: kind.method_to_typeid,
+            named: false,
+        },
+        1,
+        Some(conn),
+    )?;
     let exposed = Value::tuple(kind.exposed.iter().map(|m| Value::from(*m)));
     let token = proxyref::token(typeid, &shared.advertised, &entry.id);
     Ok((Reply::Proxy { exposed, token }, entry.id.clone()))

@@ -81,7 +81,9 @@ impl Shared {
             .chain(args.kw.iter_mut().map(|(_, v)| v));
         for v in values {
             if crate::proxyref::contains_proxy(v) {
-                self.store.note_proxies();
+                let mut ids = Vec::new();
+                crate::proxyref::collect_ids(v, &mut ids);
+                self.store.note_proxies(ids);
                 let store = &self.store;
                 crate::proxyref::localise(v, &self.advertised, &|id| store.get(id).is_some());
             }

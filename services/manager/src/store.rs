@@ -110,6 +110,10 @@ pub struct Store {
     /// Set once any request carried a proxy of ours: until then no object
     /// can reference another and disposal needs no sweep.
     proxies_seen: AtomicBool,
+    /// Ids that appeared in a proxy stored by some request: only these can
+    /// be kept alive by another object, so only their disposal needs the
+    /// sweep; every other object is dropped alone in O(1).
+    referenced: DashMap<String, ()>,
     events: Events,
 }
 
@@ -125,6 +129,7 @@ impl Store {
             next: AtomicU64::new(1),
             max_objects,
             proxies_seen: AtomicBool::new(false),
+            referenced: DashMap::new(),
             events,
         }
     }
@@ -135,9 +140,21 @@ impl Store {
         format!("{:04x}{n:x}", self.boot)
     }
 
-    /// Registers a new object with refcount 0; the caller increfs it as
-    /// CPython's `create` does.
+    /// Registers a new object with refcount 0 (named objects, tests).
     pub fn insert(&self, new: NewObject) -> Result<Arc<Entry>, PyException> {
+        self.insert_with(new, 0, None)
+    }
+
+    /// Registers a new object already holding its creation reference
+    /// (CPython's `create`: count 1), optionally owned by the serving
+    /// connection of a `#PROXY` reply. Counting it at insertion matters: a
+    /// concurrent sweep must never see the new object at count 0.
+    pub fn insert_with(
+        &self,
+        new: NewObject,
+        refcount: i64,
+        proxy_owner: Option<ConnId>,
+    ) -> Result<Arc<Entry>, PyException> {
         if self.objects.len() >= self.max_objects {
             return Err(PyException::msg(
                 ExcKind::MemoryError,
@@ -156,10 +173,10 @@ impl Store {
             named: new.named,
             created: SystemTime::now(),
             usage: Mutex::new(Usage {
-                refcount: 0,
+                refcount,
                 last_used: Instant::now(),
                 conns: Vec::new(),
-                proxy_owner: None,
+                proxy_owner,
             }),
         });
         self.objects.insert(entry.id.clone(), entry.clone());
@@ -198,9 +215,28 @@ impl Store {
             u.refcount == 0
         };
         if now_zero && !entry.named {
-            self.collect();
+            self.dispose(&entry);
         }
         Ok(())
+    }
+
+    /// Frees an object whose count reached 0, unless another object keeps
+    /// it alive.
+    fn dispose(&self, entry: &Arc<Entry>) {
+        if self.referenced.contains_key(&entry.id) {
+            // Some stored value may still hold it: let the sweep decide.
+            self.collect();
+            return;
+        }
+        if let Some((_, e)) = self.objects.remove(&entry.id) {
+            self.keep(&e, false);
+        }
+        // Objects it kept alive may be free now.
+        let mut refs = Vec::new();
+        entry.obj.refs(&mut refs);
+        if !refs.is_empty() {
+            self.collect();
+        }
     }
 
     /// Releases the creation reference of a `#PROXY` result still owned by a
@@ -248,6 +284,7 @@ impl Store {
     /// `retain` helper: announces the disposal of what it drops.
     fn keep(&self, e: &Entry, keep: bool) -> bool {
         if !keep {
+            self.referenced.remove(&e.id);
             self.events.emit(Event::ObjectDisposed {
                 id: e.id.clone(),
                 typeid: e.typeid.clone(),
@@ -263,9 +300,13 @@ impl Store {
         Some(e)
     }
 
-    /// Notes that a request carried one of our proxies (see `collect`).
-    pub fn note_proxies(&self) {
+    /// Notes that a request carried proxies of ours, naming `ids` (see
+    /// `collect` and `dispose`).
+    pub fn note_proxies(&self, ids: impl IntoIterator<Item = String>) {
         self.proxies_seen.store(true, Ordering::Relaxed);
+        for id in ids {
+            self.referenced.insert(id, ());
+        }
     }
 
     /// CPython's `number_of_objects`: ids with a live reference count.
@@ -298,4 +339,84 @@ impl Store {
 
 fn key_error(id: &str) -> PyException {
     PyException::key_error(Value::from(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::list::List;
+    use crate::proxyref;
+    use mpcluster_wire::Object;
+
+    fn list(store: &Store, items: Vec<Value>, refcount: i64) -> Arc<Entry> {
+        store
+            .insert_with(
+                NewObject {
+                    typeid: "list".into(),
+                    obj: Arc::new(List::new(items)),
+                    exposed: &[],
+                    method_to_typeid: &[],
+                    named: false,
+                },
+                refcount,
+                None,
+            )
+            .unwrap()
+    }
+
+    fn proxy_of(id: &str) -> Value {
+        let token = proxyref::token("list", &("127.0.0.1".into(), 1), id);
+        Value::Object(Box::new(Object::reduce(
+            Value::global("multiprocessing.managers", "RebuildProxy"),
+            vec![
+                Value::global("multiprocessing.managers", "ListProxy"),
+                token,
+                Value::from("pickle"),
+                Value::Dict(Box::default()),
+            ],
+        )))
+    }
+
+    #[test]
+    fn a_created_object_survives_a_concurrent_sweep() {
+        // `create` counts the creation reference at insertion: a sweep run
+        // by another connection in between must not dispose of it.
+        let store = Store::new(100);
+        let e = list(&store, vec![], 1);
+        store.note_proxies(Vec::<String>::new());
+        store.collect();
+        assert!(store.get(&e.id).is_some());
+        assert_eq!(store.number_of_objects(), 1);
+    }
+
+    #[test]
+    fn nested_objects_live_as_long_as_their_holder() {
+        let store = Store::new(100);
+        let inner = list(&store, vec![Value::Int(1)], 1);
+        store.note_proxies([inner.id.clone()]);
+        let outer = list(&store, vec![proxy_of(&inner.id)], 1);
+        // The client drops its own inner proxy: still revivable.
+        store.decref(&inner.id).unwrap();
+        assert!(store.get(&inner.id).is_some());
+        assert_eq!(store.number_of_objects(), 1);
+        store.incref(&inner.id).unwrap();
+        store.decref(&inner.id).unwrap();
+        // The holder goes: both are freed.
+        store.decref(&outer.id).unwrap();
+        assert!(store.get(&outer.id).is_none());
+        assert!(store.get(&inner.id).is_none());
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn unreferenced_objects_are_dropped_alone() {
+        let store = Store::new(100);
+        let keep: Vec<_> = (0..10).map(|_| list(&store, vec![], 1)).collect();
+        let gone = list(&store, vec![], 1);
+        store.decref(&gone.id).unwrap();
+        assert!(store.get(&gone.id).is_none());
+        assert_eq!(store.len(), keep.len());
+        // A second decref of a disposed id is CPython's KeyError.
+        assert!(store.decref(&gone.id).is_err());
+    }
 }

@@ -27,6 +27,9 @@ use crate::handshake::{AuthError, AuthPolicy, Handshake, HandshakeInfo, MAX_HAND
 /// small message never waits on Nagle's algorithm behind its own header.
 pub const SINGLE_WRITE_MAX: usize = 16384;
 
+/// Buffer space offered to each read of [`read_frame`].
+const READ_CHUNK: usize = 4096;
+
 /// Why a handshake over a stream did not complete.
 #[derive(Debug, Error)]
 pub enum HandshakeError {
@@ -198,6 +201,11 @@ where
     loop {
         if let Some(frame) = codec.decode(buf)? {
             return Ok(Some(frame.freeze()));
+        }
+        // Room for a whole small request per read: the codec alone would
+        // reserve just a header, costing a second `recv` for every frame.
+        if buf.capacity() - buf.len() < READ_CHUNK {
+            buf.reserve(READ_CHUNK);
         }
         if r.read_buf(buf).await? == 0 {
             return Ok(codec.decode_eof(buf)?.map(BytesMut::freeze));
