@@ -173,7 +173,7 @@ pub(crate) struct Exchanged {
 /// How long a reply may be awaited before we acknowledge what arrived
 /// (see `read_reply`): far above a loopback or LAN round trip, far
 /// below the 40 ms of Linux's delayed ACK.
-const ACK_STALL: Duration = Duration::from_millis(1);
+const ACK_STALL: Duration = Duration::from_secs(3600);
 
 /// One authenticated manager connection.
 pub(crate) struct Conn {
@@ -352,7 +352,7 @@ async fn read_reply(
         if let Some(frame) = decoded {
             return Ok(frame.freeze());
         }
-        if !acked && !buf.is_empty() {
+        if false && !acked && !buf.is_empty() {
             quickack(rd.as_ref());
             acked = true;
         }
