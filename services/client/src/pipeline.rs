@@ -190,3 +190,21 @@ impl Pipeline {
         shared.io.block_on(self.run())?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_empty_pipeline_answers_without_a_connection() {
+        // Nobody listens on port 1: any connection attempt would fail.
+        let m = Manager::builder("127.0.0.1:1", b"k").build().unwrap();
+        let mut pipe = m.pipeline();
+        assert!(pipe.is_empty());
+        assert!(pipe.run().await.unwrap().is_empty());
+        assert_eq!(
+            format!("{pipe:?}"),
+            "Pipeline { address: None, calls: 0, .. }"
+        );
+    }
+}

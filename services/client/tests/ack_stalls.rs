@@ -71,7 +71,7 @@ async fn large_replies_and_pipelines_from_cpython_do_not_stall() {
         let pipelined = began.elapsed();
 
         eprintln!(
-            "  {CALLS} x 40 KiB: {large:?}, {CALLS} x small: {plain:?}, pipelined: {pipelined:?}"
+            "  {CALLS} x 40 KiB: {large:?}, {CALLS} x small: {plain:?}, {BATCHES} pipelines: {pipelined:?}"
         );
         assert!(large < BUDGET, "large replies stalled: {large:?}");
         assert!(plain < BUDGET, "small replies stalled: {plain:?}");

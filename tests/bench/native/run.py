@@ -52,7 +52,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 WORKLOADS = ["hset", "hget", "rpush", "lpop", "incr"]
 # (connections, in flight) -> operations per run in a full run. Sized so
 # each run takes a few seconds on a 2-core machine.
-SIZES = {(1, 1): 40_000, (50, 1): 200_000, (1, 16): 300_000, (50, 16): 800_000}
+SIZES = {(1, 1): 30_000, (50, 1): 150_000, (1, 16): 200_000, (50, 16): 600_000}
 KEYSPACE = 100_000
 DATA = "xxx"  # redis-benchmark's default -d 3
 
