@@ -37,6 +37,11 @@
 use mpcluster::{BarrierProxy, DictProxy, Manager, Pipeline, Proxy, QueueProxy, Value, ValueProxy};
 
 use std::process::ExitCode;
+
+/// The allocator a Rust service would pick for many small short-lived
+/// values; the library itself leaves that choice to the application.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,10 +90,12 @@ struct Opts {
     keyspace: u64,
     data_size: usize,
     json: bool,
+    /// Give the manager its own I/O runtime instead of this one.
+    own_runtime: bool,
 }
 
 const USAGE: &str = "usage: bench_native --addr HOST:PORT [--workload hset|hget|rpush|lpop|incr] \
-[--connections C] [--inflight P] [--ops N] [--keyspace K] [--data-size D] [--authkey KEY] [--json]
+[--connections C] [--inflight P] [--ops N] [--keyspace K] [--data-size D] [--authkey KEY] [--json] [--own-runtime]
 (the authkey defaults to $MPCLUSTER_AUTHKEY)";
 
 fn parse_opts() -> Result<Opts, BoxError> {
@@ -102,11 +109,16 @@ fn parse_opts() -> Result<Opts, BoxError> {
         keyspace: 100_000,
         data_size: 3,
         json: false,
+        own_runtime: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--json" {
             o.json = true;
+            continue;
+        }
+        if flag == "--own-runtime" {
+            o.own_runtime = true;
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -335,10 +347,13 @@ fn quantile(sorted: &[u32], q: f64) -> u32 {
 }
 
 async fn run(o: Opts) -> Result<(), BoxError> {
-    let m = Manager::builder(o.addr.as_str(), o.authkey.as_bytes())
-        .max_idle_connections(o.connections + 4)
-        .connect()
-        .await?;
+    let mut builder = Manager::builder(o.addr.as_str(), o.authkey.as_bytes())
+        .max_idle_connections(o.connections + 4);
+    if !o.own_runtime {
+        // One event loop for every connection, as redis-benchmark has.
+        builder = builder.runtime(tokio::runtime::Handle::current());
+    }
+    let m = builder.connect().await?;
     let data = "x".repeat(o.data_size);
     let t = Arc::new(setup(&m, &o, &data).await?);
     let o = Arc::new(o);
@@ -401,9 +416,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The client does its I/O on its own runtime; this one only drives
-    // the workers, so one thread is enough and leaves the cores to the
-    // client's I/O thread and the server.
+    // One thread: the manager's connections run on this runtime (unless
+    // `--own-runtime`), like redis-benchmark's single event loop, and the
+    // other core is left to the server.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -11,9 +11,9 @@
 use crate::error::{Error, RemoteException, Result};
 use crate::token::{Address, Token};
 use bytes::{Bytes, BytesMut};
-use mpcluster_wire::frame::{encode_header, FrameCodec};
+use mpcluster_wire::frame::FrameCodec;
 use mpcluster_wire::handshake::AuthPolicy;
-use mpcluster_wire::io::{client_handshake, write_frame, HandshakeError};
+use mpcluster_wire::io::{client_handshake, HandshakeError};
 use mpcluster_wire::pickle::{self, Limits};
 use mpcluster_wire::{Dict, Value};
 use std::time::Duration;
@@ -137,17 +137,6 @@ fn parse_proxy(payload: &Value) -> Result<Reply> {
     Ok(Reply::Proxy { exposed, token })
 }
 
-/// The pickle of one request, `(ident, name, args, kwds)` (spec 5.1).
-fn encode_request(ident: Value, name: &str, args: Vec<Value>, kwds: Dict) -> Vec<u8> {
-    let req = Value::tuple([
-        ident,
-        Value::from(name),
-        Value::Tuple(args),
-        Value::from(kwds),
-    ]);
-    pickle::encode(&req)
-}
-
 /// Appends one framed request to a batch for [`Conn::exchange_many`].
 pub(crate) fn append_frame(
     out: &mut Vec<u8>,
@@ -156,9 +145,16 @@ pub(crate) fn append_frame(
     args: Vec<Value>,
     kwds: Dict,
 ) {
-    let payload = encode_request(ident, name, args, kwds);
-    out.extend_from_slice(encode_header(payload.len()).as_bytes());
-    out.extend_from_slice(&payload);
+    let req = Value::tuple([
+        ident,
+        Value::from(name),
+        Value::Tuple(args),
+        Value::from(kwds),
+    ]);
+    // Pickled straight into the batch, behind a header patched afterwards.
+    mpcluster_wire::frame::append_frame(out, |out| {
+        pickle::encode_into(&req, pickle::DEFAULT_PROTOCOL, out)
+    });
 }
 
 /// The replies of a batch, in request order.
@@ -260,8 +256,10 @@ impl Conn {
         args: Vec<Value>,
         kwds: Dict,
     ) -> Result<Reply> {
-        let payload = encode_request(ident, name, args, kwds);
-        write_frame(&mut self.stream, &payload)
+        let mut frame = Vec::new();
+        append_frame(&mut frame, ident, name, args, kwds);
+        self.stream
+            .write_all(&frame)
             .await
             .map_err(|source| Error::Connection {
                 address: self.label.clone(),

@@ -19,6 +19,7 @@ use mpcluster_wire::frame::FrameError;
 use mpcluster_wire::{io, pickle, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tracing::{debug, info_span, warn, Instrument};
@@ -29,8 +30,18 @@ pub struct Conn {
     pub reader: OwnedReadHalf,
     pub writer: OwnedWriteHalf,
     pub buf: BytesMut,
+    /// Encoded replies not written yet (see [`Conn::queue`]).
+    pub out: Vec<u8>,
     pub info: Arc<ClientInfo>,
 }
+
+/// Replies queued past this size are written even if more requests are
+/// already buffered, bounding a pipelining client's cost in server memory.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// An output buffer grown past this by one large reply is given back after
+/// the write instead of being kept for the connection's lifetime.
+const KEEP_OUT: usize = 256 * 1024;
 
 /// Why a connection ended other than by a clean EOF.
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +63,47 @@ impl Conn {
         io::read_frame(&mut self.reader, max, &mut self.buf).await
     }
 
+    /// A request already read ahead and whole in the buffer, if any.
+    pub fn buffered_frame(&mut self, max: usize) -> Result<Option<Bytes>, FrameError> {
+        io::buffered_frame(&mut self.buf, max)
+    }
+
+    /// Encodes one reply into the output buffer; returns its pickle size.
+    ///
+    /// Replies to requests a client pipelined are written together, one
+    /// `send` for the batch (as Redis answers one event-loop turn), instead
+    /// of one system call and one TCP segment each. The serving loop
+    /// flushes before it waits for anything: a read, a blocking call.
+    pub fn queue(&mut self, reply: Reply) -> usize {
+        let value = reply.into_value();
+        mpcluster_wire::frame::append_frame(&mut self.out, |out| {
+            pickle::encode_into(&value, pickle::DEFAULT_PROTOCOL, out)
+        })
+    }
+
+    /// Whether enough replies are queued to write them now.
+    pub fn out_full(&self) -> bool {
+        self.out.len() >= FLUSH_AT
+    }
+
+    /// Writes every queued reply.
+    pub async fn flush(&mut self) -> Result<(), std::io::Error> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.writer.write_all(&self.out).await?;
+        self.out.clear();
+        if self.out.capacity() > KEEP_OUT {
+            self.out = Vec::new();
+        }
+        Ok(())
+    }
+
     /// Encodes and sends one reply.
     pub async fn send(&mut self, reply: Reply) -> Result<usize, std::io::Error> {
-        let bytes = reply.encode();
-        io::write_frame(&mut self.writer, &bytes).await?;
-        Ok(bytes.len())
+        let n = self.queue(reply);
+        self.flush().await?;
+        Ok(n)
     }
 }
 
@@ -133,6 +180,7 @@ async fn run(
         reader,
         writer,
         buf: BytesMut::new(),
+        out: Vec::new(),
         info,
     };
     quickack(conn.reader.as_ref());

@@ -48,38 +48,49 @@ async fn serve(
     loop {
         let frame = match pending.pop_front() {
             Some(f) => f,
-            None => {
-                let read = tokio::select! {
-                    _ = shared.shutdown.cancelled() => return Ok(()),
-                    r = conn.read_frame(max) => r?,
-                };
-                match read {
-                    Some(f) => f,
-                    None => return Ok(()),
+            None => match conn.buffered_frame(max)? {
+                // More requests already in: their replies join the batch.
+                Some(f) => f,
+                None => {
+                    conn.flush().await?;
+                    let read = tokio::select! {
+                        _ = shared.shutdown.cancelled() => return Ok(()),
+                        r = conn.read_frame(max) => r?,
+                    };
+                    match read {
+                        Some(f) => f,
+                        None => return Ok(()),
+                    }
                 }
-            }
+            },
         };
         let started = Instant::now();
         let (entry, method, args) = match prepare(shared, &frame) {
             Ok(call) => call,
             Err((label, reply)) => {
                 let kind = reply.kind();
-                let n = conn.send(reply).await?;
+                let n = conn.queue(reply);
                 conn.info.count(frame.len(), n);
                 shared
                     .metrics
                     .request(label, kind, started.elapsed(), frame.len(), n);
+                if conn.out_full() {
+                    conn.flush().await?;
+                }
                 continue;
             }
         };
-        entry.touch(conn.id);
+        entry.touch(conn.id, started);
         let ctx = CallCtx {
             conn: conn.id,
             store: &shared.store,
         };
-        let result = match entry.obj.call(&ctx, &method, args) {
+        let result = match entry.obj.call(&ctx, method, args) {
             Call::Done(r) => r,
             Call::Wait(fut) => {
+                // Nothing may sit in the output buffer while we wait: the
+                // client may need those replies to make our wait end.
+                conn.flush().await?;
                 conn.info
                     .set_waiting(Some(format!("{}.{}", entry.id, method)));
                 shared.metrics.waiting.inc();
@@ -101,7 +112,7 @@ async fn serve(
         };
         let reply = match result {
             Ok(Ret::Value(v)) => Reply::Return(v),
-            Ok(Ret::Object(obj)) => match register_result(shared, &entry, &method, obj, conn.id) {
+            Ok(Ret::Object(obj)) => match register_result(shared, &entry, method, obj, conn.id) {
                 Ok((reply, id)) => {
                     owned.push(id);
                     reply
@@ -113,11 +124,14 @@ async fn serve(
         let kind = reply.kind();
         trace!(id = %entry.id, %method, kind, "call");
         let elapsed = started.elapsed();
-        let n = conn.send(reply).await?;
+        let n = conn.queue(reply);
         conn.info.count(frame.len(), n);
         shared
             .metrics
-            .request(&method, kind, elapsed, frame.len(), n);
+            .request(method, kind, elapsed, frame.len(), n);
+        if conn.out_full() {
+            conn.flush().await?;
+        }
     }
 }
 
@@ -137,7 +151,7 @@ impl Drop for WaitGuard<'_> {
 fn prepare(
     shared: &Shared,
     frame: &[u8],
-) -> Result<(Arc<Entry>, String, Args), (&'static str, Reply)> {
+) -> Result<(Arc<Entry>, &'static str, Args), (&'static str, Reply)> {
     let other = |r: Reply| ("other", r);
     let value = connection::decode(shared, frame).map_err(|e| other(Reply::Traceback(e)))?;
     let mut req = Request::parse(value).map_err(|e| other(Reply::Traceback(e)))?;
@@ -153,7 +167,10 @@ fn prepare(
         }
         v => return Err(other(not_exposed(&entry, v))),
     };
-    if entry.is_exposed(&method) && entry.obj.has_method(&method) {
+    if let Some(method) = entry
+        .exposed_name(&method)
+        .filter(|m| entry.obj.has_method(m))
+    {
         return match req.take_args() {
             Ok(mut args) => {
                 shared.adopt_proxies(&mut args);
@@ -162,14 +179,8 @@ fn prepare(
             // CPython expands `*args, **kwds` inside the call: `#ERROR`.
             Err(e) => {
                 let callable = format!("{}.{method}", entry.obj.type_name());
-                let label = entry
-                    .exposed
-                    .iter()
-                    .find(|m| **m == method)
-                    .copied()
-                    .unwrap_or("other");
                 Err((
-                    label,
+                    method,
                     Reply::Error(e.to_exception(Some(&callable), &callable)),
                 ))
             }

@@ -56,10 +56,10 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Records a call from `conn`.
-    pub fn touch(&self, conn: ConnId) {
+    /// Records a call from `conn` at `now`.
+    pub fn touch(&self, conn: ConnId, now: Instant) {
         let mut u = self.lock_usage();
-        u.last_used = Instant::now();
+        u.last_used = now;
         if !u.conns.contains(&conn) {
             // Bounded: one slot per client thread that used the object.
             if u.conns.len() >= 64 {
@@ -81,6 +81,12 @@ impl Entry {
 
     pub fn is_exposed(&self, method: &str) -> bool {
         self.exposed.contains(&method)
+    }
+
+    /// The exposed list's own copy of `method`'s name (a metrics label that
+    /// costs no allocation), if it is exposed.
+    pub fn exposed_name(&self, method: &str) -> Option<&'static str> {
+        self.exposed.iter().find(|m| **m == method).copied()
     }
 
     /// The typeid a method's result becomes a new object of, if any.

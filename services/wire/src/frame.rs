@@ -155,6 +155,25 @@ pub fn encode_header(len: usize) -> EncodedHeader {
     }
 }
 
+/// Appends one whole frame to `out`, the payload written in place by
+/// `write_payload`: the short header is reserved first and patched once the
+/// length is known, so a reply is built without a second buffer or copy.
+/// The rare payload over [`SHORT_FORM_MAX`] gets the long header spliced in.
+pub fn append_frame(out: &mut Vec<u8>, write_payload: impl FnOnce(&mut Vec<u8>)) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; SHORT_HEADER_LEN]);
+    write_payload(out);
+    let len = out.len() - start - SHORT_HEADER_LEN;
+    let header = encode_header(len);
+    let bytes = header.as_bytes();
+    if bytes.len() == SHORT_HEADER_LEN {
+        out[start..start + SHORT_HEADER_LEN].copy_from_slice(bytes);
+    } else {
+        out.splice(start..start + SHORT_HEADER_LEN, bytes.iter().copied());
+    }
+    len
+}
+
 /// Where the stream stood when the peer closed it, following CPython's
 /// split between `EOFError` and `OSError` (spec 2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

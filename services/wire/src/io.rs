@@ -213,6 +213,13 @@ where
     }
 }
 
+/// A frame already whole in `buf` (read ahead by [`read_frame`]), without
+/// touching the stream: a server answering pipelined requests uses it to
+/// learn whether more replies will follow before it writes.
+pub fn buffered_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, FrameError> {
+    Ok(FrameCodec::new(max).decode(buf)?.map(BytesMut::freeze))
+}
+
 /// Writes one frame and flushes it: header and payload in a single write up
 /// to [`SINGLE_WRITE_MAX`] bytes, separate writes above (CPython's split).
 pub async fn write_frame<W>(w: &mut W, payload: &[u8]) -> io::Result<()>

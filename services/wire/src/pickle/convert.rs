@@ -28,13 +28,27 @@ pub(crate) fn to_value(
     root: NodeId,
     limits: &Limits,
     budget: &mut Budget,
+    shared: bool,
 ) -> Result<Value, PickleError> {
+    if !shared {
+        // No memo `GET` and no `DUP`: every node has one parent, so the
+        // graph is already a tree (nothing to copy, no cycle, no expansion
+        // beyond the nodes the parser charged) and every leaf moves out.
+        return Walk {
+            on_path: Vec::new(),
+            nodes,
+            refs: None,
+            budget,
+            max_depth: limits.effective_depth(),
+        }
+        .run(root);
+    }
     let refs = count_refs(nodes, root);
     estimate(nodes, &refs, root, budget.remaining(), limits.max_values)?;
     Walk {
         on_path: vec![None; nodes.len()],
         nodes,
-        refs: &refs,
+        refs: Some(&refs),
         budget,
         max_depth: limits.effective_depth(),
     }
@@ -149,16 +163,26 @@ struct Frame {
 
 struct Walk<'n, 'b> {
     nodes: &'n mut [Node],
-    refs: &'n [u32],
+    /// References to each node; `None` for a tree (one each).
+    refs: Option<&'n [u32]>,
     budget: &'b mut Budget,
     max_depth: usize,
-    /// For each node, the index of its innermost frame on the current path.
+    /// For each node, the index of its innermost frame on the current path
+    /// (empty for a tree, which has no back-references).
     on_path: Vec<Option<usize>>,
 }
 
 impl Walk<'_, '_> {
+    /// References to `id` (1 in a tree).
+    fn refs_of(&self, id: NodeId) -> Option<u32> {
+        match self.refs {
+            Some(refs) => refs.get(id).copied(),
+            None => Some(1),
+        }
+    }
+
     fn run(mut self, root: NodeId) -> Result<Value, PickleError> {
-        let unique = self.refs.get(root).copied() == Some(1);
+        let unique = self.refs_of(root) == Some(1);
         let mut frames: Vec<Frame> = Vec::new();
         if let Some(v) = self.leaf(root, unique)? {
             return Ok(v);
@@ -173,7 +197,7 @@ impl Walk<'_, '_> {
             let child = self.nodes.get(top.node).and_then(|n| n.child(top.next));
             if let Some(c) = child {
                 top.next += 1;
-                let unique = top.unique && self.refs.get(c).copied() == Some(1);
+                let unique = top.unique && self.refs_of(c) == Some(1);
                 if let Some(v) = self.leaf(c, unique)? {
                     top.vals.push(v);
                 } else if let Some(levels) = self.back_ref(&frames, c) {
@@ -206,7 +230,7 @@ impl Walk<'_, '_> {
     /// The value of a leaf node (moved out when `unique`), or `None` for a
     /// container.
     fn leaf(&mut self, id: NodeId, unique: bool) -> Result<Option<Value>, PickleError> {
-        let refs = self.refs.get(id).copied().unwrap_or(1);
+        let refs = self.refs_of(id).unwrap_or(1);
         match self.nodes.get_mut(id) {
             Some(Node::Leaf(v)) => {
                 if unique {

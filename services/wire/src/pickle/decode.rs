@@ -15,12 +15,12 @@
 use super::arena::{Budget, Head, Node, NodeId, ObjNode};
 use super::error::PickleError;
 use super::known::native_reduce;
+use super::memo::Memo;
 use super::opcode::{self as op, name};
 use super::reader::Reader;
 use super::text::{self, UnicodeError};
 use super::Limits;
 use crate::Value;
-use std::collections::HashMap;
 
 /// The unpickler state for one pickle.
 pub(crate) struct Machine<'a> {
@@ -29,7 +29,10 @@ pub(crate) struct Machine<'a> {
     pub(crate) nodes: Vec<Node>,
     pub(super) stack: Vec<NodeId>,
     pub(super) marks: Vec<usize>,
-    pub(super) memo: HashMap<u64, NodeId>,
+    pub(super) memo: Memo,
+    /// Whether a node may be referenced twice (a memo `GET` or `DUP` ran):
+    /// without one the graph is a tree and needs no expansion estimate.
+    pub(crate) shared: bool,
     pub(crate) proto: u8,
     pub(crate) budget: Budget,
     /// Offset of the opcode being run, for errors.
@@ -43,10 +46,13 @@ impl<'a> Machine<'a> {
         Machine {
             r: Reader::new(data),
             max_len: limits.max_len,
-            nodes: Vec::new(),
-            stack: Vec::new(),
+            // A request or reply is a handful of nodes: one allocation
+            // each instead of several regrowths.
+            nodes: Vec::with_capacity(data.len().min(1024) / 4),
+            stack: Vec::with_capacity(8),
             marks: Vec::new(),
-            memo: HashMap::new(),
+            memo: Memo::default(),
+            shared: false,
             proto: 0,
             budget: Budget::new(limits.max_values),
             at: 0,
@@ -248,6 +254,7 @@ impl<'a> Machine<'a> {
                 self.pop_mark()?;
             }
             op::DUP => {
+                self.shared = true;
                 let top = self.top()?;
                 self.stack.push(top);
             }

@@ -141,12 +141,26 @@ impl Encoder {
     /// `Pickler.dump`: `PROTO` outside any frame, then the value and `STOP`
     /// in frames.
     pub(crate) fn dump(mut self, v: &Value) -> Result<Vec<u8>, EncodeError> {
+        self.dump_body(v)?;
+        Ok(self.out)
+    }
+
+    /// [`Encoder::dump`] appending to `out`; `out` keeps what it held
+    /// before (and, on an error, the partial pickle after it).
+    pub(crate) fn dump_into(mut self, v: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.out = std::mem::take(out);
+        let result = self.dump_body(v);
+        *out = std::mem::take(&mut self.out);
+        result
+    }
+
+    fn dump_body(&mut self, v: &Value) -> Result<(), EncodeError> {
         self.write(&[op::PROTO, self.proto]);
         self.framing = true;
         self.save(v)?;
         self.write(&[op::STOP]);
         self.commit_frame();
-        Ok(self.out)
+        Ok(())
     }
 
     // ---- output and framing ----

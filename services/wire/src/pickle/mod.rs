@@ -20,6 +20,7 @@ mod decode;
 mod encode;
 mod error;
 mod known;
+mod memo;
 pub mod opcode;
 mod ops;
 mod reader;
@@ -80,7 +81,7 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<Value, PickleError> {
 pub fn decode_with_protocol(data: &[u8], limits: &Limits) -> Result<(Value, u8), PickleError> {
     let mut m = decode::Machine::new(data, limits);
     let root = m.run()?;
-    let v = convert::to_value(&mut m.nodes, root, limits, &mut m.budget)?;
+    let v = convert::to_value(&mut m.nodes, root, limits, &mut m.budget, m.shared)?;
     Ok((v, m.proto))
 }
 
@@ -100,6 +101,13 @@ pub fn encode_protocol(v: &Value, protocol: u8) -> Vec<u8> {
         .dump(v)
         // A non-strict encoder has no failure path.
         .unwrap_or_default()
+}
+
+/// Like [`encode_protocol`], appending the pickle to `out` (a connection's
+/// output buffer) instead of allocating one.
+pub fn encode_into(v: &Value, protocol: u8, out: &mut Vec<u8>) {
+    // A non-strict encoder has no failure path.
+    let _ = encode::Encoder::new(clamp(protocol), false).dump_into(v, out);
 }
 
 /// Like [`encode_protocol`], but refuses a dangling [`Value::BackRef`].

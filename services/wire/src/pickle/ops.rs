@@ -209,7 +209,8 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn get(&mut self, idx: u64) -> Result<(), PickleError> {
-        let id = *self.memo.get(&idx).ok_or(PickleError::BadMemo {
+        self.shared = true;
+        let id = self.memo.get(idx).ok_or(PickleError::BadMemo {
             index: idx,
             offset: self.at,
         })?;
