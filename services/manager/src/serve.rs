@@ -26,16 +26,33 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::trace;
 
-/// Serves method calls on `conn` until EOF, error or shutdown.
+/// Serves method calls on `conn` until EOF or error. Shutdown and an
+/// admin's drop end it from outside (`connection::handle` drops this
+/// future), which spares every read a second cancellation check.
 pub async fn run(shared: &Arc<Shared>, mut conn: Conn) -> Result<(), ConnError> {
-    let mut owned: Vec<String> = Vec::new();
-    let result = serve(shared, &mut conn, &mut owned).await;
-    // Creation references of `#PROXY` results the client never took over
-    // (a manager-less CPython proxy, gh-99595) die with the connection.
-    for id in owned {
-        shared.store.release_proxy_owner(&id, conn.id);
+    let mut owned = Owned {
+        shared,
+        conn: conn.id,
+        ids: Vec::new(),
+    };
+    serve(shared, &mut conn, &mut owned.ids).await
+}
+
+/// Creation references of `#PROXY` results the client never took over (a
+/// manager-less CPython proxy, gh-99595): they die with the connection,
+/// however it ends.
+struct Owned<'a> {
+    shared: &'a Shared,
+    conn: crate::store::ConnId,
+    ids: Vec<String>,
+}
+
+impl Drop for Owned<'_> {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            self.shared.store.release_proxy_owner(&id, self.conn);
+        }
     }
-    result
 }
 
 async fn serve(
@@ -53,11 +70,7 @@ async fn serve(
                 Some(f) => f,
                 None => {
                     conn.flush().await?;
-                    let read = tokio::select! {
-                        _ = shared.shutdown.cancelled() => return Ok(()),
-                        r = conn.read_frame(max) => r?,
-                    };
-                    match read {
+                    match conn.read_frame(max).await? {
                         Some(f) => f,
                         None => return Ok(()),
                     }
@@ -99,7 +112,6 @@ async fn serve(
                 loop {
                     tokio::select! {
                         r = &mut fut => break r,
-                        _ = shared.shutdown.cancelled() => return Ok(()),
                         read = conn.read_frame(max) => match read {
                             Ok(Some(ahead)) => pending.push_back(ahead),
                             // The client is gone: dropping the wait cancels it.

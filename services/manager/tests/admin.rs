@@ -561,3 +561,54 @@ async fn objects_of_departed_clients_show_as_orphans() {
     assert_eq!(find(&http_view, &list)["orphan"], false);
     r.stop.cancel();
 }
+
+#[tokio::test]
+async fn dropping_a_connection_releases_the_proxies_it_was_handed() {
+    let r = start(&[]).await;
+    let dict = create(r.data, "dict").await;
+    let mut c = Client::serving(r.data).await;
+    // `__iter__` answers `#PROXY`: the new iterator's creation reference
+    // belongs to this connection until the client increfs it, which this
+    // client never does (gh-99595).
+    let (kind, _) = c
+        .call(Value::from(dict.as_str()), "__iter__", vec![])
+        .await
+        .expect("reply");
+    assert_eq!(kind, "#PROXY");
+    assert_eq!(number_of_objects(r.data).await, Value::Int(2));
+    let conns = get(&r, "/api/v1/connections").await.json();
+    let serving: Vec<i64> = conns
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["waiting"].is_null())
+        .filter_map(|c| c["id"].as_i64())
+        .collect();
+    for id in serving {
+        http(
+            r.admin,
+            "DELETE",
+            &format!("/api/v1/connections/{id}"),
+            Some(TOKEN),
+        )
+        .await;
+    }
+    // The dropped connection's iterator goes; the dict (its creation
+    // reference is the control client's) stays.
+    let left = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let n = number_of_objects(r.data).await;
+            if n == Value::Int(1) {
+                break n;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(left.ok(), Some(Value::Int(1)));
+    assert!(c
+        .call(Value::from(dict.as_str()), "__len__", vec![])
+        .await
+        .is_none());
+    r.stop.cancel();
+}

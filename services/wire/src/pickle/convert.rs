@@ -34,6 +34,10 @@ pub(crate) fn to_value(
         // No memo `GET` and no `DUP`: every node has one parent, so the
         // graph is already a tree (nothing to copy, no cycle, no expansion
         // beyond the nodes the parser charged) and every leaf moves out.
+        let max_depth = limits.effective_depth();
+        if nodes.len() <= SMALL_TREE && !nodes.iter().any(|n| matches!(n, Node::Object(_))) {
+            return small_tree(nodes, root, 0, max_depth, budget);
+        }
         return Walk {
             on_path: Vec::new(),
             nodes,
@@ -53,6 +57,59 @@ pub(crate) fn to_value(
         max_depth: limits.effective_depth(),
     }
     .run(root)
+}
+
+/// Trees of at most this many nodes (every request and reply of the
+/// benchmarks) are converted by plain recursion, at most this deep, which
+/// skips the walk's frames and per-node bookkeeping.
+const SMALL_TREE: usize = 64;
+
+/// Converts a small tree of built-in containers, moving every leaf out.
+/// Charges the budget and checks the depth as the walk does: one unit per
+/// value, and a container may open only below `max_depth` others.
+fn small_tree(
+    nodes: &mut [Node],
+    id: NodeId,
+    depth: usize,
+    max_depth: usize,
+    budget: &mut Budget,
+) -> Result<Value, PickleError> {
+    let Some(node) = nodes.get_mut(id) else {
+        return Ok(Value::None);
+    };
+    if let Node::Leaf(v) = node {
+        budget.spend(1)?;
+        return Ok(std::mem::replace(v, Value::None));
+    }
+    if depth >= max_depth {
+        return Err(PickleError::DepthExceeded { limit: max_depth });
+    }
+    budget.spend(1)?;
+    let node = std::mem::replace(node, Node::Leaf(Value::None));
+    let mut convert = |ids: Vec<NodeId>| -> Result<Vec<Value>, PickleError> {
+        ids.into_iter()
+            .map(|c| small_tree(nodes, c, depth + 1, max_depth, budget))
+            .collect()
+    };
+    Ok(match node {
+        Node::Tuple(ids) => Value::Tuple(convert(ids)?),
+        Node::List(ids) => Value::List(convert(ids)?),
+        Node::Set(ids) => Value::Set(Box::new(
+            Set::from_values(convert(ids)?).map_err(unhashable)?,
+        )),
+        Node::FrozenSet(ids) => Value::FrozenSet(Box::new(
+            Set::from_values(convert(ids)?).map_err(unhashable)?,
+        )),
+        Node::Dict(pairs) => {
+            let flat = convert(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())?;
+            Value::Dict(Box::new(
+                Dict::from_pairs(into_pairs(flat)).map_err(unhashable)?,
+            ))
+        }
+        // Objects take the walk (checked by the caller); leaves are above.
+        Node::Leaf(v) => v,
+        Node::Object(_) => Value::None,
+    })
 }
 
 /// Number of references to each node (edges, plus one for the root).

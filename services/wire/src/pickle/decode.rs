@@ -37,8 +37,8 @@ pub(crate) struct Machine<'a> {
     pub(crate) budget: Budget,
     /// Offset of the opcode being run, for errors.
     pub(super) at: usize,
-    /// Name of the opcode being run, for errors.
-    pub(super) opname: &'static str,
+    /// The opcode being run, named in errors.
+    pub(super) code: u8,
 }
 
 impl<'a> Machine<'a> {
@@ -56,7 +56,7 @@ impl<'a> Machine<'a> {
             proto: 0,
             budget: Budget::new(limits.max_values),
             at: 0,
-            opname: "",
+            code: 0,
         }
     }
 
@@ -65,15 +65,18 @@ impl<'a> Machine<'a> {
         loop {
             self.at = self.r.pos();
             let code = self.r.u8()?;
-            self.opname = name(code).ok_or(PickleError::UnknownOpcode {
-                byte: code,
-                offset: self.at,
-            })?;
+            // `step` refuses an unknown opcode.
+            self.code = code;
             if code == op::STOP {
                 return self.pop();
             }
             self.step(code)?;
         }
+    }
+
+    /// The name of the opcode being run, for errors.
+    pub(super) fn opname(&self) -> &'static str {
+        name(self.code).unwrap_or("?")
     }
 
     fn step(&mut self, code: u8) -> Result<(), PickleError> {
@@ -349,7 +352,7 @@ impl<'a> Machine<'a> {
             op::OBJ => {
                 let mut items = self.pop_mark()?.into_iter();
                 let cls = items.next().ok_or(PickleError::StackUnderflow {
-                    opcode: self.opname,
+                    opcode: self.opname(),
                     offset: self.at,
                 })?;
                 self.instantiate(cls, items.collect())?

@@ -575,3 +575,44 @@ proptest! {
         check_round_trip(&data);
     }
 }
+
+/// Small trees take the recursive conversion, larger ones the walk: both
+/// must give the same values, depth errors and unhashable-key errors.
+#[test]
+fn small_and_large_trees_convert_alike() {
+    fn nested(depth: usize, pad: usize) -> Value {
+        let mut v = Value::List((0..pad as i64).map(Value::Int).collect());
+        for i in 0..depth {
+            let mut d = Dict::new();
+            d.insert(Value::from(format!("k{i}")), v).unwrap();
+            v = Value::Tuple(vec![Value::Dict(Box::new(d)), Value::Set(Box::default())]);
+        }
+        v
+    }
+    for pad in [0, 100] {
+        // 2 containers per level plus the innermost list.
+        let v = nested(5, pad);
+        let data = encode(&v);
+        let limits = |d| Limits {
+            max_depth: d,
+            ..Limits::default()
+        };
+        assert!(same(&decode(&data, &limits(11)).unwrap(), &v), "pad {pad}");
+        assert_eq!(
+            decode(&data, &limits(10)),
+            Err(PickleError::DepthExceeded { limit: 10 }),
+            "pad {pad}"
+        );
+    }
+    // `{[]: 1}` as a pickle (EMPTY_DICT, EMPTY_LIST, K 1, SETITEM), alone
+    // and inside a list padded with 100 items.
+    let small = unhex("80047d945d944b0173942e");
+    assert!(matches!(dec(&small), Err(PickleError::Unhashable { .. })));
+    // [{[]: 1}, None * 100]: EMPTY_LIST, MARK, the dict, NONE x100,
+    // APPENDS, STOP.
+    let mut big = unhex("80045d94287d945d944b017394");
+    big.extend(std::iter::repeat_n(0x4e, 100));
+    big.extend(unhex("652e"));
+    let e = dec(&big);
+    assert!(matches!(e, Err(PickleError::Unhashable { .. })), "{e:?}");
+}

@@ -23,7 +23,7 @@ impl<'a> Machine<'a> {
 
     pub(super) fn underflow(&self) -> PickleError {
         PickleError::StackUnderflow {
-            opcode: self.opname,
+            opcode: self.opname(),
             offset: self.at,
         }
     }
@@ -53,7 +53,7 @@ impl<'a> Machine<'a> {
     /// Removes the latest mark, returning the stack height it recorded.
     pub(super) fn marker(&mut self) -> Result<usize, PickleError> {
         self.marks.pop().ok_or(PickleError::MarkMissing {
-            opcode: self.opname,
+            opcode: self.opname(),
             offset: self.at,
         })
     }
@@ -123,7 +123,7 @@ impl<'a> Machine<'a> {
 
     pub(super) fn pairs(&self, items: Vec<NodeId>) -> Result<Vec<(NodeId, NodeId)>, PickleError> {
         if !items.len().is_multiple_of(2) {
-            return Err(self.operand(&format!("odd number of items for {}", self.opname)));
+            return Err(self.operand(&format!("odd number of items for {}", self.opname())));
         }
         let mut it = items.into_iter();
         let mut pairs = Vec::with_capacity(it.len() / 2);
@@ -221,7 +221,8 @@ impl<'a> Machine<'a> {
     // ---- operands ----
 
     pub(super) fn payload(&mut self, declared: u64) -> Result<&'a [u8], PickleError> {
-        self.r.payload(declared, self.max_len, self.opname, self.at)
+        self.r
+            .payload(declared, self.max_len, self.opname(), self.at)
     }
 
     pub(super) fn long(&mut self, n: u64) -> Result<(), PickleError> {
@@ -246,7 +247,7 @@ impl<'a> Machine<'a> {
                 Err(self.surrogate())
             }
             Err(_) => Err(PickleError::InvalidUtf8 {
-                opcode: self.opname,
+                opcode: self.opname(),
                 offset: self.at,
             }),
         }
@@ -265,7 +266,7 @@ impl<'a> Machine<'a> {
         }
         // ASCII is UTF-8.
         let s = String::from_utf8(b).map_err(|_| PickleError::InvalidUtf8 {
-            opcode: self.opname,
+            opcode: self.opname(),
             offset: self.at,
         })?;
         self.leaf(Value::Str(s))
@@ -275,7 +276,7 @@ impl<'a> Machine<'a> {
 
     pub(super) fn beyond(&self, declared: u64) -> PickleError {
         PickleError::LengthBeyondData {
-            opcode: self.opname,
+            opcode: self.opname(),
             offset: self.at,
             declared,
             available: self.r.remaining(),
@@ -284,7 +285,7 @@ impl<'a> Machine<'a> {
 
     pub(super) fn operand(&self, reason: &str) -> PickleError {
         PickleError::BadOperand {
-            opcode: self.opname,
+            opcode: self.opname(),
             offset: self.at,
             reason: reason.to_string(),
         }
@@ -292,7 +293,7 @@ impl<'a> Machine<'a> {
 
     pub(super) fn bad_text(&self, reason: String) -> PickleError {
         PickleError::BadText {
-            opcode: self.opname,
+            opcode: self.opname(),
             offset: self.at,
             reason,
         }
@@ -300,7 +301,7 @@ impl<'a> Machine<'a> {
 
     pub(super) fn surrogate(&self) -> PickleError {
         PickleError::LoneSurrogate {
-            opcode: self.opname,
+            opcode: self.opname(),
             offset: self.at,
         }
     }
