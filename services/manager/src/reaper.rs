@@ -22,7 +22,7 @@ pub fn is_orphan(shared: &Shared, entry: &Entry, idle: Duration) -> bool {
     }
     let u = entry.lock_usage();
     u.refcount > 0
-        && u.last_used.elapsed() >= idle
+        && entry.last_used().elapsed() >= idle
         && !u.conns.iter().any(|c| shared.clients.is_open(*c))
 }
 

@@ -62,6 +62,8 @@ async fn serve(
 ) -> Result<(), ConnError> {
     let max = shared.settings.max_frame;
     let mut pending: VecDeque<Bytes> = VecDeque::new();
+    let mut used = UsedObjects::default();
+    let mut recorder = shared.metrics.recorder();
     loop {
         let frame = match pending.pop_front() {
             Some(f) => f,
@@ -84,16 +86,14 @@ async fn serve(
                 let kind = reply.kind();
                 let n = conn.queue(reply);
                 conn.info.count(frame.len(), n);
-                shared
-                    .metrics
-                    .request(label, kind, started.elapsed(), frame.len(), n);
+                recorder.request(label, kind, started.elapsed(), frame.len(), n);
                 if conn.out_full() {
                     conn.flush().await?;
                 }
                 continue;
             }
         };
-        entry.touch(conn.id, started);
+        entry.touch(conn.id, started, used.first_use(&entry.id));
         let ctx = CallCtx {
             conn: conn.id,
             store: &shared.store,
@@ -138,12 +138,32 @@ async fn serve(
         let elapsed = started.elapsed();
         let n = conn.queue(reply);
         conn.info.count(frame.len(), n);
-        shared
-            .metrics
-            .request(method, kind, elapsed, frame.len(), n);
+        recorder.request(method, kind, elapsed, frame.len(), n);
         if conn.out_full() {
             conn.flush().await?;
         }
+    }
+}
+
+/// The objects this connection has called, so each entry's list of
+/// users is updated (under its lock) once per connection, not per call.
+#[derive(Default)]
+struct UsedObjects(std::collections::HashSet<String, foldhash::fast::RandomState>);
+
+impl UsedObjects {
+    /// Bounds the set for a connection that touches many short-lived
+    /// objects (iterators): forgetting only means one more locked update.
+    const MAX: usize = 4096;
+
+    fn first_use(&mut self, id: &str) -> bool {
+        if self.0.contains(id) {
+            return false;
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(id.to_string());
+        true
     }
 }
 

@@ -32,8 +32,6 @@ pub type ConnId = u64;
 pub struct Usage {
     /// CPython's `id_to_refcount` entry (references held by clients).
     pub refcount: i64,
-    /// When a method was last called on it.
-    pub last_used: Instant,
     /// Serving connections that called its methods.
     pub conns: Vec<ConnId>,
     /// The serving connection that owns the creation reference of an object
@@ -52,14 +50,33 @@ pub struct Entry {
     /// Named objects (from the config) are never disposed.
     pub named: bool,
     pub created: SystemTime,
+    /// When a method was last called on it, as nanoseconds after
+    /// [`epoch`]: an atomic, so a call on a busy object takes no lock for it.
+    last_used: AtomicU64,
     pub usage: Mutex<Usage>,
 }
 
+/// The process's reference instant for [`Entry`]'s atomic `last_used`.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn nanos_since_epoch(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl Entry {
-    /// Records a call from `conn` at `now`.
-    pub fn touch(&self, conn: ConnId, now: Instant) {
+    /// Records a call at `now`, and from `conn` when `first_use` (the
+    /// connection's first call on this object, which the serving loop
+    /// tracks: later calls then take no lock here).
+    pub fn touch(&self, conn: ConnId, now: Instant, first_use: bool) {
+        self.last_used
+            .fetch_max(nanos_since_epoch(now), Ordering::Relaxed);
+        if !first_use {
+            return;
+        }
         let mut u = self.lock_usage();
-        u.last_used = now;
         if !u.conns.contains(&conn) {
             // Bounded: one slot per client thread that used the object.
             if u.conns.len() >= 64 {
@@ -67,6 +84,11 @@ impl Entry {
             }
             u.conns.push(conn);
         }
+    }
+
+    /// When a method was last called on it (its creation before that).
+    pub fn last_used(&self) -> Instant {
+        epoch() + std::time::Duration::from_nanos(self.last_used.load(Ordering::Relaxed))
     }
 
     pub fn refcount(&self) -> i64 {
@@ -178,9 +200,9 @@ impl Store {
             method_to_typeid: new.method_to_typeid,
             named: new.named,
             created: SystemTime::now(),
+            last_used: AtomicU64::new(nanos_since_epoch(Instant::now())),
             usage: Mutex::new(Usage {
                 refcount,
-                last_used: Instant::now(),
                 conns: Vec::new(),
                 proxy_owner,
             }),

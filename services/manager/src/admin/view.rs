@@ -221,7 +221,7 @@ impl AdminView {
         let orphan = reaper::is_orphan(&self.shared, e, self.orphan_after);
         let (refcount, idle, conns) = {
             let u = e.lock_usage();
-            (u.refcount, u.last_used.elapsed(), u.conns.clone())
+            (u.refcount, e.last_used().elapsed(), u.conns.clone())
         };
         ObjectInfo {
             id: e.id.clone(),
