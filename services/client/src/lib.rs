@@ -57,9 +57,12 @@
 //!   behind, as CPython's exit hook does. A killed process leaks them, as
 //!   with CPython.
 //!
-//! All sockets live on a small runtime the manager handle owns, so the
-//! async API works from any executor and the [`blocking`] facade needs no
-//! runtime at all.
+//! By default all sockets live on a small runtime the manager handle owns,
+//! so the async API works from any executor and the [`blocking`] facade
+//! needs no runtime at all. A tokio application that wants the lowest
+//! per-call cost passes its own runtime instead
+//! ([`ManagerBuilder::runtime`]): calls then run inside the calling task,
+//! with no hand-over to another thread.
 //!
 //! # Errors
 //!
