@@ -170,7 +170,21 @@ impl Rng {
 
 /// `redis-benchmark`'s `element:__rand_int__` with `-r`: 12 digits.
 fn key(n: u64) -> String {
-    format!("element:{n:012}")
+    // Digits written directly: `format!` was 5 % of this client's CPU,
+    // where redis-benchmark rewrites the digits of its command in place.
+    if n >= 1_000_000_000_000 {
+        return format!("element:{n:012}");
+    }
+    let mut digits = [b'0'; 12];
+    let mut rest = n;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut k = String::with_capacity(20);
+    k.push_str("element:");
+    k.extend(digits.iter().map(|&d| char::from(d)));
+    k
 }
 
 /// The shared objects of one run.

@@ -163,9 +163,12 @@ impl Pipeline {
     /// filled again. An empty pipeline answers at once without a
     /// connection.
     pub async fn run(&mut self) -> Result<Vec<Result<Value>>> {
-        let frames = std::mem::take(&mut self.frames);
+        // The next batch of a refilled pipeline is likely the same size:
+        // start it with room for that, not with regrowth from empty.
+        let room = self.frames.len();
+        let frames = std::mem::replace(&mut self.frames, Vec::with_capacity(room));
         let count = std::mem::replace(&mut self.count, 0);
-        let keep = std::mem::take(&mut self.keep);
+        let keep = std::mem::replace(&mut self.keep, Vec::with_capacity(count));
         let address = self.address.take();
         if let Some(e) = self.error.take() {
             return Err(e);

@@ -86,10 +86,14 @@ fn small_tree(
     }
     budget.spend(1)?;
     let node = std::mem::replace(node, Node::Leaf(Value::None));
+    // A plain loop: `collect` into a `Result` cost more than the
+    // conversion itself in the request profile.
     let mut convert = |ids: Vec<NodeId>| -> Result<Vec<Value>, PickleError> {
-        ids.into_iter()
-            .map(|c| small_tree(nodes, c, depth + 1, max_depth, budget))
-            .collect()
+        let mut out = Vec::with_capacity(ids.len());
+        for c in ids {
+            out.push(small_tree(nodes, c, depth + 1, max_depth, budget)?);
+        }
+        Ok(out)
     };
     Ok(match node {
         Node::Tuple(ids) => Value::Tuple(convert(ids)?),
@@ -101,10 +105,13 @@ fn small_tree(
             Set::from_values(convert(ids)?).map_err(unhashable)?,
         )),
         Node::Dict(pairs) => {
-            let flat = convert(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())?;
-            Value::Dict(Box::new(
-                Dict::from_pairs(into_pairs(flat)).map_err(unhashable)?,
-            ))
+            let mut items = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let k = small_tree(nodes, k, depth + 1, max_depth, budget)?;
+                let v = small_tree(nodes, v, depth + 1, max_depth, budget)?;
+                items.push((k, v));
+            }
+            Value::Dict(Box::new(Dict::from_pairs(items).map_err(unhashable)?))
         }
         // Objects take the walk (checked by the caller); leaves are above.
         Node::Leaf(v) => v,

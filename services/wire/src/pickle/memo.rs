@@ -30,6 +30,10 @@ impl Memo {
         let fresh = match usize::try_from(idx).ok().filter(|_| idx < DENSE_MAX) {
             Some(i) => {
                 if self.dense.len() <= i {
+                    if self.dense.capacity() == 0 {
+                        // A request memoizes ~8 values: one allocation.
+                        self.dense.reserve(16);
+                    }
                     self.dense.resize(i + 1, None);
                 }
                 self.dense[i].replace(node).is_none()

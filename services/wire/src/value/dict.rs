@@ -111,11 +111,10 @@ impl Dict {
     /// position (`d[1] = 'a'; d[1.0] = 'b'` leaves the key `1`), as in
     /// CPython. Returns the previous value.
     pub fn insert(&mut self, k: Value, v: Value) -> Result<Option<Value>, OpError> {
-        if let Some(slot) = self.map.get_mut(&lookup(&k)?) {
-            return Ok(Some(std::mem::replace(slot, v)));
-        }
-        self.map.insert(Key(k), v);
-        Ok(None)
+        // One lookup: `IndexMap::insert` keeps the key already there (as
+        // Python does: `d[1.0] = x` on a dict holding 1 keeps the key 1)
+        // and its position, replacing only the value.
+        Ok(self.map.insert(Key::new(k)?, v))
     }
 
     /// `del d[k]` / `d.pop(k)`, keeping the order of the other items.
@@ -195,10 +194,8 @@ impl Set {
 
     /// Adds `v`; returns false when an equal member was already there.
     pub fn insert(&mut self, v: Value) -> Result<bool, OpError> {
-        if self.set.contains(&lookup(&v)?) {
-            return Ok(false);
-        }
-        Ok(self.set.insert(Key(v)))
+        // `IndexSet::insert` keeps the member already there, as Python.
+        Ok(self.set.insert(Key::new(v)?))
     }
 
     pub fn remove(&mut self, v: &Value) -> Result<bool, OpError> {
