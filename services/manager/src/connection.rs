@@ -60,6 +60,14 @@ impl Conn {
     /// carries the ACK, so the delayed-ACK stall of spec 2.2a cannot occur
     /// there, and the syscall per request would be pure cost.
     pub async fn read_frame(&mut self, max: usize) -> Result<Option<Bytes>, FrameError> {
+        if self.buf.capacity() == 0 {
+            // A connection that has not sent its first request holds no
+            // read buffer until bytes arrive (a peek waits for them; mere
+            // readiness may be left over from the handshake's reads), so
+            // an idle authenticated connection costs 3 KB, not 7.
+            let mut probe = [0u8; 1];
+            self.reader.peek(&mut probe).await.map_err(FrameError::Io)?;
+        }
         io::read_frame(&mut self.reader, max, &mut self.buf).await
     }
 
