@@ -172,3 +172,43 @@ async fn a_lost_server_fails_calls_with_connection_errors() {
     let err = l.len().await.unwrap_err();
     assert!(err.is_connection(), "{err}");
 }
+
+/// `ManagerBuilder::runtime`: calls run inside the caller's task. Objects,
+/// pipelines and `#PROXY` results work as with an owned runtime; dropping
+/// a call's future drops its connection (the server cancels the wait, and
+/// nothing is lost); releases run as tasks that `flush` waits for.
+#[tokio::test]
+async fn calls_on_the_callers_runtime() {
+    let server = Server::start();
+    let m = Manager::builder(server.addr.as_str(), KEY)
+        .runtime(tokio::runtime::Handle::current())
+        .connect()
+        .await
+        .unwrap();
+    let d = m.dict::<String, i64>(&[]).await.unwrap();
+    d.insert(&"a".to_string(), &1).await.unwrap();
+    let mut pipe = m.pipeline();
+    pipe.call(&d, "__setitem__", vec![Value::from("b"), Value::Int(2)]);
+    pipe.call(&d, "__len__", vec![]);
+    let results = pipe.run().await.unwrap();
+    assert_eq!(results[1].as_ref().ok(), Some(&Value::Int(2)));
+    let it = d.iter().await.unwrap();
+    assert_eq!(it.next().await.unwrap(), Some("a".to_string()));
+    assert_eq!(m.number_of_objects().await.unwrap(), 2);
+
+    let q = m.queue::<String>(0).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(200), q.get()).await;
+    assert!(waited.is_err(), "get on an empty queue returned {waited:?}");
+    // Give the server time to see that connection close and drop its wait
+    // (a wait still running then would take the item for a dead client).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    q.put(&"kept".to_string()).await.unwrap();
+    assert_eq!(q.get().await.unwrap(), "kept");
+
+    drop((it, q));
+    m.flush().await.unwrap();
+    assert_eq!(m.number_of_objects().await.unwrap(), 1);
+    drop(d);
+    m.flush().await.unwrap();
+    assert_eq!(m.number_of_objects().await.unwrap(), 0);
+}

@@ -83,10 +83,7 @@ impl Conn {
     /// of one system call and one TCP segment each. The serving loop
     /// flushes before it waits for anything: a read, a blocking call.
     pub fn queue(&mut self, reply: Reply) -> usize {
-        let value = reply.into_value();
-        mpcluster_wire::frame::append_frame(&mut self.out, |out| {
-            pickle::encode_into(&value, pickle::DEFAULT_PROTOCOL, out)
-        })
+        reply.encode_into(&mut self.out)
     }
 
     /// Whether enough replies are queued to write them now.

@@ -47,8 +47,12 @@ impl Reply {
         Value::tuple([kind, payload])
     }
 
-    /// The pickle to send.
-    pub fn encode(self) -> Vec<u8> {
-        pickle::encode(&self.into_value())
+    /// Appends the framed pickle to `out` (a connection's output buffer);
+    /// returns the pickle's size.
+    pub fn encode_into(self, out: &mut Vec<u8>) -> usize {
+        let value = self.into_value();
+        mpcluster_wire::frame::append_frame(out, |out| {
+            pickle::encode_into(&value, pickle::DEFAULT_PROTOCOL, out)
+        })
     }
 }

@@ -97,6 +97,16 @@ def ensure_redis():
         subprocess.run(install, env=env, check=True)
 
 
+def stop_process(proc):
+    """Terminates a server we started (kills it if it does not exit)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 class Redis:
     def __init__(self):
         self.port = free_port()
@@ -155,12 +165,7 @@ class Redis:
                 "p99_us": float(cols[6]) * 1000, "cmd": " ".join(cmd)}
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
 
 class Ours:
@@ -194,12 +199,7 @@ class Ours:
                 "p99_us": out["p99_us"], "cmd": shown}
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
 
 def median_run(runs):
