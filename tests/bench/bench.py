@@ -50,7 +50,9 @@ class CPythonClients:
         servers = {}
         try:
             if "ours" in names:
-                servers["ours"] = _servers.start_ours(opts.binary, AUTHKEY, tmp_dir, wrapper=profiler.wrapper)
+                servers["ours"] = _servers.start_ours(
+                    opts.binary, AUTHKEY, tmp_dir, extra_flags=opts.ours_flags, wrapper=profiler.wrapper
+                )
             if "cpython" in names:
                 servers["cpython"] = _servers.start_cpython(opts.server_python, AUTHKEY, tmp_dir)
         except BaseException:
@@ -77,6 +79,9 @@ def parse_args(argv):
     p.add_argument("--workloads", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
     p.add_argument("--group", action="append", choices=sorted(GROUPS), help="workload group (default: all)")
     p.add_argument("--binary", type=Path, default=_servers.default_binary(), help="mpcluster-manager (release)")
+    p.add_argument(
+        "--workers", type=int, help="our server's --workers (default: its own, one per CPU)"
+    )
     p.add_argument("--client-python", default=sys.executable, help="interpreter of the client processes")
     p.add_argument("--server-python", default=sys.executable, help="interpreter of CPython's server")
     p.add_argument("--servers", help="comma-separated subset of the group's servers (e.g. ours, to profile it)")
@@ -106,6 +111,7 @@ def parse_args(argv):
             p.error(f"unknown workload {w!r}")
     opts.group = opts.group or list(GROUPS)
     opts.servers = opts.servers.split(",") if opts.servers else None
+    opts.ours_flags = ("--workers", str(opts.workers)) if opts.workers else ()
     return opts
 
 

@@ -314,3 +314,26 @@ def test_a_thousand_idle_connections(manager, victim):
         for c in idle:
             c.close()
     gc.collect()
+
+
+@mpcluster_only("CPython's server has a thread per connection, no --workers")
+def test_one_worker_serves_others_while_clients_block(manager_factory):
+    """With a single serving thread, clients blocked in ``get`` and
+    ``acquire`` (one holding the lock) park without holding the thread: a
+    third client is still served, and its put and release wake them."""
+    server = manager_factory("--workers", "1")
+    m = connect(server)
+    q = m.Queue()
+    lock = m.Lock()
+    assert lock.acquire()
+    getters = [in_thread(q.get, True, 20) for _ in range(3)]
+    waiter = in_thread(lock.acquire, True, 20)
+    time.sleep(0.3)  # all four are waiting on the server by now
+    assert all(g.thread.is_alive() for g in getters) and waiter.thread.is_alive()
+    l = m.list(range(1000))
+    assert sum(l) == 499500
+    for i in range(3):
+        q.put(i)
+    assert sorted(g.join()[0] for g in getters) == [0, 1, 2]
+    lock.release()
+    assert waiter.join() == (True, None)

@@ -103,6 +103,12 @@ pub struct Config {
     /// Do not start the admin surface.
     #[arg(long, env = "MPCLUSTER_NO_ADMIN")]
     pub no_admin: bool,
+
+    /// Threads serving connections; defaults to the CPUs this process may
+    /// use. On a host whose cores its clients also use, 1 can be faster
+    /// (see docs/performance.md).
+    #[arg(long, env = "MPCLUSTER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
 }
 
 /// `30s`, `5m`, `2h`, `250ms`, or plain seconds.
@@ -242,5 +248,14 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:50000");
         assert!(!c.allow_remote_shutdown);
         assert!(c.reap_orphans_after.is_none());
+        assert!(c.workers.is_none(), "the runtime picks the CPU count");
+    }
+
+    #[test]
+    fn workers_must_be_at_least_one() {
+        let c = Config::try_parse_from(["mpcluster-manager", "--workers", "1"]).unwrap();
+        assert_eq!(c.workers, Some(1));
+        let e = Config::try_parse_from(["mpcluster-manager", "--workers", "0"]).unwrap_err();
+        assert!(e.to_string().contains("--workers"), "{e}");
     }
 }

@@ -169,13 +169,14 @@ class Redis:
 
 
 class Ours:
-    def __init__(self):
+    def __init__(self, workers=None):
         self.authkey = secrets.token_hex(16)
         env = dict(os.environ, MPCLUSTER_AUTHKEY=self.authkey,
                    MPCLUSTER_ADMIN_TOKEN=secrets.token_hex(16))
         self.proc = subprocess.Popen(
             [str(TARGET / "mpcluster-manager"), "--bind", "127.0.0.1:0",
-             "--admin-bind", "127.0.0.1:0", "--log", "warn"],
+             "--admin-bind", "127.0.0.1:0", "--log", "warn",
+             *(["--workers", str(workers)] if workers else [])],
             stdout=subprocess.PIPE, text=True, env=env)
         for line in self.proc.stdout:
             if line.startswith("mpcluster-manager listening on "):
@@ -269,6 +270,7 @@ def main():
     ap.add_argument("--connections", default="1,50")
     ap.add_argument("--inflight", default="1,16")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--workers", type=int, help="our server's --workers (default: its own, one per CPU)")
     ap.add_argument("--json", type=Path, help="also write every run's figures here")
     args = ap.parse_args()
     rounds = args.rounds or (1 if args.quick else 3)
@@ -287,7 +289,7 @@ def main():
     results = []
     try:
         redis = Redis()
-        ours = Ours()
+        ours = Ours(args.workers)
         log(f"ours on {ours.addr}, redis on 127.0.0.1:{redis.port}")
         for workload in workloads:
             for conns, inflight in pairs:
