@@ -1,14 +1,22 @@
 //! Prometheus metrics of the data plane, rendered by the admin `/metrics`.
 //!
-//! Counters and histograms are updated on the hot path without locks
-//! (`prometheus-client` families of atomics); object counts by type are
-//! read from the store at scrape time instead of being maintained.
+//! Counters and histograms are atomics (`prometheus-client` counters and
+//! families, our own latency histogram in `latency.rs`). Each connection
+//! counts its requests in a [`Recorder`] of plain integers and publishes
+//! them before it writes its replies, so a batch of pipelined requests
+//! costs a few atomic adds, not a few per request, and a client that has
+//! its reply also sees it counted. Object counts by type are read from the
+//! store at scrape time instead of being maintained.
+
+mod latency;
+
+pub use latency::Latency;
+use latency::Pending;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
 
@@ -35,7 +43,7 @@ pub struct TypeLabel {
 pub struct Metrics {
     pub registry: Registry,
     pub requests: Family<MethodLabels, Counter>,
-    pub latency: Family<MethodLabel, Histogram>,
+    pub latency: Family<MethodLabel, Latency>,
     pub bytes_in: Counter,
     pub bytes_out: Counter,
     pub connections_open: Gauge,
@@ -49,10 +57,8 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("mpcluster");
         let requests = Family::<MethodLabels, Counter>::default();
-        let latency = Family::<MethodLabel, Histogram>::new_with_constructor(|| {
-            // 20 µs .. ~10 s.
-            Histogram::new(exponential_buckets(0.00002, 2.0, 20))
-        });
+        // Buckets of 20 µs .. ~10 s (latency.rs).
+        let latency = Family::<MethodLabel, Latency>::default();
         let bytes_in = Counter::default();
         let bytes_out = Counter::default();
         let connections_open = Gauge::default();
@@ -67,7 +73,7 @@ impl Default for Metrics {
         );
         registry.register(
             "request_duration_seconds",
-            "Time from request decoded to reply encoded, by method",
+            "Time from request read to reply queued, by method",
             latency.clone(),
         );
         registry.register("received_bytes", "Request bytes received", bytes_in.clone());
@@ -123,7 +129,7 @@ impl Metrics {
             .inc();
         self.latency
             .get_or_create(&MethodLabel { method })
-            .observe(elapsed.as_secs_f64());
+            .observe(elapsed);
         self.bytes_in.inc_by(bytes_in as u64);
         self.bytes_out.inc_by(bytes_out as u64);
     }
@@ -134,6 +140,9 @@ impl Metrics {
         Recorder {
             metrics: self,
             cache: Vec::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+            unpublished: 0,
         }
     }
 
@@ -146,19 +155,34 @@ impl Metrics {
     }
 }
 
-/// [`Metrics::request`] with the label sets' handles kept (see
-/// [`Metrics::recorder`]).
+/// [`Metrics::request`] for one connection: counts in plain integers,
+/// published by [`Recorder::publish`] (and when dropped).
 pub struct Recorder<'a> {
     metrics: &'a Metrics,
-    /// (method, kind, its counter, the method's histogram); labels are
-    /// compared by address, as they come from the same static tables.
-    cache: Vec<(&'static str, &'static str, Counter, Histogram)>,
+    /// Label sets seen; labels are compared by address, as they come from
+    /// the same static tables.
+    cache: Vec<Cached>,
+    bytes_in: u64,
+    bytes_out: u64,
+    unpublished: usize,
+}
+
+struct Cached {
+    method: &'static str,
+    kind: &'static str,
+    counter: Counter,
+    latency: Latency,
+    requests: u64,
+    pending: Pending,
 }
 
 impl Recorder<'_> {
     /// Label sets one connection keeps handles for; others go through the
     /// families.
     const MAX: usize = 32;
+    /// Published at the latest after this many requests, whatever the
+    /// caller does.
+    const PUBLISH_EVERY: usize = 256;
 
     /// Records one answered request.
     pub fn request(
@@ -170,28 +194,62 @@ impl Recorder<'_> {
         bytes_out: usize,
     ) {
         let m = self.metrics;
-        let hit = self
+        let at = self
             .cache
             .iter()
-            .find(|(cm, ck, ..)| std::ptr::eq(*cm, method) && std::ptr::eq(*ck, kind));
-        match hit {
-            Some((_, _, counter, histogram)) => {
-                counter.inc();
-                histogram.observe(elapsed.as_secs_f64());
-                m.bytes_in.inc_by(bytes_in as u64);
-                m.bytes_out.inc_by(bytes_out as u64);
-            }
+            .position(|c| std::ptr::eq(c.method, method) && std::ptr::eq(c.kind, kind));
+        let at = match at {
+            Some(i) => i,
             None if self.cache.len() < Self::MAX => {
-                let counter = m
-                    .requests
-                    .get_or_create(&MethodLabels { method, kind })
-                    .clone();
-                let histogram = m.latency.get_or_create(&MethodLabel { method }).clone();
-                self.cache.push((method, kind, counter, histogram));
-                m.request(method, kind, elapsed, bytes_in, bytes_out);
+                self.cache.push(Cached {
+                    method,
+                    kind,
+                    counter: m
+                        .requests
+                        .get_or_create(&MethodLabels { method, kind })
+                        .clone(),
+                    latency: m.latency.get_or_create(&MethodLabel { method }).clone(),
+                    requests: 0,
+                    pending: Pending::default(),
+                });
+                self.cache.len() - 1
             }
-            None => m.request(method, kind, elapsed, bytes_in, bytes_out),
+            None => return m.request(method, kind, elapsed, bytes_in, bytes_out),
+        };
+        let c = &mut self.cache[at];
+        c.requests += 1;
+        c.pending.observe(elapsed);
+        self.bytes_in += bytes_in as u64;
+        self.bytes_out += bytes_out as u64;
+        self.unpublished += 1;
+        if self.unpublished >= Self::PUBLISH_EVERY {
+            self.publish();
         }
+    }
+
+    /// Adds what was recorded since the last call to the shared metrics.
+    pub fn publish(&mut self) {
+        if self.unpublished == 0 {
+            return;
+        }
+        for c in &mut self.cache {
+            if c.requests != 0 {
+                c.counter.inc_by(c.requests);
+                c.latency.add(&mut c.pending);
+                c.requests = 0;
+            }
+        }
+        self.metrics.bytes_in.inc_by(self.bytes_in);
+        self.metrics.bytes_out.inc_by(self.bytes_out);
+        self.bytes_in = 0;
+        self.bytes_out = 0;
+        self.unpublished = 0;
+    }
+}
+
+impl Drop for Recorder<'_> {
+    fn drop(&mut self) {
+        self.publish();
     }
 }
 
@@ -221,6 +279,9 @@ mod tests {
             }
             r.request("get", "#ERROR", Duration::from_micros(30), 10, 20);
         }
+        assert_eq!(count(&m, "m0", "#RETURN"), 0, "nothing published yet");
+        assert_eq!(count(&m, "m39", "#RETURN"), 3, "past the cache: direct");
+        r.publish();
         for method in METHODS {
             assert_eq!(count(&m, method, "#RETURN"), 3, "{method}");
         }
@@ -231,6 +292,29 @@ mod tests {
         let text = m.render();
         assert!(
             text.contains("mpcluster_request_duration_seconds_count{method=\"m39\"} 3"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_recorder_publishes_when_told_every_256_requests_and_when_dropped() {
+        let m = Metrics::default();
+        let mut r = m.recorder();
+        for _ in 0..255 {
+            r.request("put", "#RETURN", Duration::from_micros(5), 1, 2);
+        }
+        assert_eq!(count(&m, "put", "#RETURN"), 0);
+        r.request("put", "#RETURN", Duration::from_micros(5), 1, 2);
+        assert_eq!(count(&m, "put", "#RETURN"), 256);
+        assert_eq!(m.bytes_out.get(), 512);
+        r.request("put", "#RETURN", Duration::from_micros(5), 1, 2);
+        drop(r);
+        assert_eq!(count(&m, "put", "#RETURN"), 257);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "mpcluster_request_duration_seconds_bucket{le=\"0.00002\",method=\"put\"} 257"
+            ),
             "{text}"
         );
     }
