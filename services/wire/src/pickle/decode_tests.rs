@@ -541,6 +541,15 @@ fn check_round_trip(data: &[u8]) {
         max_values: 200_000,
         ..Limits::default()
     };
+    check_paths_agree(data, &limits);
+    check_paths_agree(
+        data,
+        &Limits {
+            max_depth: 2,
+            max_values: 12,
+            max_len: 3,
+        },
+    );
     if let Ok(v) = decode(data, &limits) {
         let again = try_encode(&v, 4).expect("decoded values always encode");
         let back = decode(&again, &Limits::default()).expect("our own output decodes");
@@ -615,4 +624,131 @@ fn small_and_large_trees_convert_alike() {
     big.extend(unhex("652e"));
     let e = dec(&big);
     assert!(matches!(e, Err(PickleError::Unhashable { .. })), "{e:?}");
+}
+
+/// What the fast path (`fast.rs`) decodes, the full machine decodes to the
+/// same value and protocol: the fast path may only give up, never differ.
+fn check_paths_agree(data: &[u8], limits: &Limits) {
+    if let Some((v, proto)) = fast::decode(data, limits) {
+        let full = decode_full(data, limits);
+        let Ok((w, full_proto)) = full else {
+            panic!("fast path accepted what the full machine refuses: {full:?} for {data:02x?}");
+        };
+        assert!(same(&v, &w), "fast {v:?} vs full {w:?}");
+        assert_eq!(proto, full_proto);
+    }
+}
+
+/// Requests and replies as CPython 3.11 pickles them take the fast path.
+#[test]
+fn cpython_requests_and_replies_take_the_fast_path() {
+    // ('7f3a9c', 'append', (1, 'x', [1.5, None, True], {'k': b'v',
+    // 'n': -2**40}, {3, 4}, frozenset([5]), ()), {})
+    let request = unhex("8004955600000000000000288c06376633613963948c06617070656e6494284b018c0178945d9428473ff80000000000004e88657d94288c016b94430176948c016e948a060000000000ff758f94284b034b0490284b0591942974947d9474942e");
+    // ('#RETURN', [1, 'a', {'b': (2.5, None)}])
+    let reply = unhex("8004952a000000000000008c072352455455524e945d94284b018c0161947d948c0162944740040000000000004e8694736586942e");
+    for data in [&request, &reply] {
+        let (v, proto) = fast::decode(data, &Limits::default()).expect("a plain tree");
+        assert_eq!(proto, 4);
+        assert!(same(&v, &dec(data).unwrap()));
+    }
+    let Value::Tuple(items) = fast::decode(&request, &Limits::default()).unwrap().0 else {
+        panic!("a tuple");
+    };
+    assert_eq!(items[1], Value::from("append"));
+    // ('x', 'x'): the second 'x' is a memo GET, so the full machine runs.
+    let shared = unhex("80049509000000000000008c017894680086942e");
+    assert!(fast::decode(&shared, &Limits::default()).is_none());
+    assert!(same(
+        &dec(&shared).unwrap(),
+        &Value::Tuple(vec![Value::from("x"), Value::from("x")])
+    ));
+}
+
+/// Every pickle of `EVERY_PROTOCOL`, whole and cut short, under default
+/// and tight limits.
+#[test]
+fn fast_and_full_paths_agree_on_cpython_pickles() {
+    for hex in EVERY_PROTOCOL {
+        let data = unhex(hex);
+        for cut in 0..=data.len() {
+            check_round_trip(&data[..cut]);
+        }
+    }
+}
+
+fn has_bytearray(v: &Value) -> bool {
+    match v {
+        Value::ByteArray(_) => true,
+        Value::Tuple(items) | Value::List(items) => items.iter().any(has_bytearray),
+        Value::Dict(d) => d.iter().any(|(k, v)| has_bytearray(k) || has_bytearray(v)),
+        _ => false,
+    }
+}
+
+fn plain_tree() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        any::<f64>().prop_map(Value::Float),
+        "[a-zé€𝄞]{0,6}".prop_map(|s| Value::from(s.as_str())),
+        proptest::collection::vec(any::<u8>(), 0..5).prop_map(Value::Bytes),
+        proptest::collection::vec(any::<u8>(), 0..5).prop_map(Value::ByteArray),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Tuple),
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
+            proptest::collection::vec(("[a-c]{0,2}", inner.clone()), 0..5).prop_map(|kv| {
+                let pairs = kv.into_iter().map(|(k, v)| (Value::from(k.as_str()), v));
+                Value::Dict(Box::new(Dict::from_pairs(pairs).unwrap()))
+            }),
+            // Unhashable members are possible: both paths must refuse.
+            proptest::collection::vec(inner, 0..4).prop_map(|items| {
+                let mut d = Dict::new();
+                for (i, v) in items.into_iter().enumerate() {
+                    d.insert(Value::Int(i as i64), v).unwrap();
+                }
+                Value::Dict(Box::new(d))
+            }),
+            proptest::collection::vec(any::<i16>(), 0..5).prop_map(|m| {
+                Value::Set(Box::new(
+                    Set::from_values(m.into_iter().map(|i| Value::Int(i.into()))).unwrap(),
+                ))
+            }),
+            proptest::collection::vec("[xy]{0,2}", 0..4).prop_map(|m| {
+                Value::FrozenSet(Box::new(
+                    Set::from_values(m.iter().map(|s| Value::from(s.as_str()))).unwrap(),
+                ))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Random trees of built-in values, at protocols 4 and 5, take the fast
+    /// path under default limits and decode as the full machine does; under
+    /// tight depth, size and length limits both paths agree too.
+    #[test]
+    fn plain_trees_take_the_fast_path(v in plain_tree(), proto in 4u8..=5, depth in 1usize..6, values in 1usize..80) {
+        let data = encode_protocol(&v, proto);
+        match fast::decode(&data, &Limits::default()) {
+            Some((fast, _)) => prop_assert!(same(&fast, &v), "{:?} vs {:?}", fast, v),
+            // Protocol 4 writes a bytearray as a call of `bytearray`.
+            None => prop_assert!(proto == 4 && has_bytearray(&v), "{:?} gave up", v),
+        }
+        check_paths_agree(&data, &Limits::default());
+        let tight = Limits { max_depth: depth, max_values: values, max_len: 4 };
+        check_paths_agree(&data, &tight);
+        // Mutations: a byte changed, then the pickle cut short.
+        let mut bad = data.clone();
+        let i = (values * 7919) % bad.len();
+        bad[i] = bad[i].wrapping_add(depth as u8);
+        check_paths_agree(&bad, &Limits::default());
+        bad.truncate(i);
+        check_paths_agree(&bad, &tight);
+    }
 }

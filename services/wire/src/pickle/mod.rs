@@ -2,7 +2,8 @@
 //!
 //! Every frame after the handshake carries one pickle (spec §3). [`decode`]
 //! parses protocols 0 to 5 without executing anything (`decode.rs` builds a
-//! node graph, `convert.rs` turns it into a tree at `STOP`), inside the
+//! node graph, `convert.rs` turns it into a tree at `STOP`; `fast.rs`
+//! decodes plain trees, most requests and replies, directly), inside the
 //! budgets of [`Limits`]; [`encode`] writes protocol 4 the way CPython 3.11's
 //! pickler does, so replies are byte-identical to a CPython manager's for
 //! built-in values (`encode.rs`).
@@ -19,6 +20,7 @@ mod convert;
 mod decode;
 mod encode;
 mod error;
+mod fast;
 mod known;
 mod memo;
 pub mod opcode;
@@ -79,6 +81,14 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<Value, PickleError> {
 /// Decodes one pickle and reports the protocol its `PROTO` opcode named
 /// (0 when it has none, as protocol 0 and 1 pickles).
 pub fn decode_with_protocol(data: &[u8], limits: &Limits) -> Result<(Value, u8), PickleError> {
+    if let Some(done) = fast::decode(data, limits) {
+        return Ok(done);
+    }
+    decode_full(data, limits)
+}
+
+/// The full machine, without the fast path (tests compare the two).
+fn decode_full(data: &[u8], limits: &Limits) -> Result<(Value, u8), PickleError> {
     let mut m = decode::Machine::new(data, limits);
     let root = m.run()?;
     let v = convert::to_value(&mut m.nodes, root, limits, &mut m.budget, m.shared)?;
