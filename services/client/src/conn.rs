@@ -140,20 +140,15 @@ fn parse_proxy(payload: &Value) -> Result<Reply> {
 /// Appends one framed request to a batch for [`Conn::exchange_many`].
 pub(crate) fn append_frame(
     out: &mut Vec<u8>,
-    ident: Value,
+    ident: Option<&str>,
     name: &str,
-    args: Vec<Value>,
-    kwds: Dict,
+    args: &[Value],
+    kwds: &Dict,
 ) {
-    let req = Value::tuple([
-        ident,
-        Value::from(name),
-        Value::Tuple(args),
-        Value::from(kwds),
-    ]);
-    // Pickled straight into the batch, behind a header patched afterwards.
+    // Pickled straight into the batch, behind a header patched afterwards,
+    // from the parts: no request tuple is built.
     mpcluster_wire::frame::append_frame(out, |out| {
-        pickle::encode_into(&req, pickle::DEFAULT_PROTOCOL, out)
+        pickle::encode_call_into(ident, name, args, kwds, pickle::DEFAULT_PROTOCOL, out)
     });
 }
 
@@ -251,13 +246,13 @@ impl Conn {
     /// connection in an unknown state: the caller must drop it.
     pub async fn request(
         &mut self,
-        ident: Value,
+        ident: Option<&str>,
         name: &str,
         args: Vec<Value>,
         kwds: Dict,
     ) -> Result<Reply> {
         let mut frame = Vec::new();
-        append_frame(&mut frame, ident, name, args, kwds);
+        append_frame(&mut frame, ident, name, &args, &kwds);
         self.stream
             .write_all(&frame)
             .await
@@ -440,18 +435,12 @@ mod tests {
         let mut batch = Vec::new();
         append_frame(
             &mut batch,
-            Value::from("a1"),
+            Some("a1"),
             "append",
-            vec![Value::Int(1)],
-            Dict::new(),
+            &[Value::Int(1)],
+            &Dict::new(),
         );
-        append_frame(
-            &mut batch,
-            Value::from("b2"),
-            "__len__",
-            vec![],
-            Dict::new(),
-        );
+        append_frame(&mut batch, Some("b2"), "__len__", &[], &Dict::new());
         let mut buf = BytesMut::from(&batch[..]);
         let mut codec = FrameCodec::new(1 << 20);
         let mut names = Vec::new();

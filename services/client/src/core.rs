@@ -56,9 +56,7 @@ impl Core {
         kwds: Dict,
     ) -> Result<Value> {
         let mut conn = Conn::open(address, &self.settings).await?;
-        conn.request(Value::None, name, args, kwds)
-            .await?
-            .into_value()
+        conn.request(None, name, args, kwds).await?.into_value()
     }
 
     /// `incref(id)` on the object's manager.
@@ -85,7 +83,7 @@ impl Core {
         }
         let mut conn = Conn::open(address, &self.settings).await?;
         let name = vec![Value::from(self.client_name.as_str())];
-        conn.request(Value::None, "accept_connection", name, Dict::new())
+        conn.request(None, "accept_connection", name, Dict::new())
             .await?
             .into_value()?;
         Ok(conn)
@@ -109,9 +107,8 @@ impl Core {
         kwds: Dict,
     ) -> Result<Reply> {
         let mut conn = self.checkout(&token.address).await?;
-        let ident = Value::from(token.id.as_str());
         // On an error the connection is dropped here: its state is unknown.
-        let reply = conn.request(ident, name, args, kwds).await?;
+        let reply = conn.request(Some(&token.id), name, args, kwds).await?;
         self.checkin(conn);
         Ok(reply)
     }
@@ -168,8 +165,7 @@ impl Core {
         name: &str,
         args: Vec<Value>,
     ) -> (Option<Conn>, Result<Reply>) {
-        let ident = Value::from(token.id.as_str());
-        match conn.request(ident, name, args, Dict::new()).await {
+        match conn.request(Some(&token.id), name, args, Dict::new()).await {
             Ok(reply) => (Some(conn), Ok(reply)),
             Err(e) => (None, Err(e)),
         }

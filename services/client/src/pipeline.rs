@@ -140,8 +140,7 @@ impl Pipeline {
                 return self;
             }
         }
-        let ident = Value::from(token.id.as_str());
-        crate::conn::append_frame(&mut self.frames, ident, method, args, kwds);
+        crate::conn::append_frame(&mut self.frames, Some(&token.id), method, &args, &kwds);
         self.count += 1;
         self.keep.push(raw.clone());
         self

@@ -752,3 +752,54 @@ proptest! {
         check_paths_agree(&bad, &tight);
     }
 }
+
+/// The request pickle written from its parts is the pickle of the tuple.
+fn check_call_encoding(ident: Option<&str>, name: &str, args: Vec<Value>, kwds: Dict, proto: u8) {
+    let mut parts = b"kept".to_vec();
+    encode_call_into(ident, name, &args, &kwds, proto, &mut parts);
+    let tuple = Value::Tuple(vec![
+        ident.map_or(Value::None, Value::from),
+        Value::from(name),
+        Value::Tuple(args),
+        Value::Dict(Box::new(kwds)),
+    ]);
+    let mut whole = b"kept".to_vec();
+    encode_into(&tuple, proto, &mut whole);
+    assert_eq!(parts, whole, "{tuple:?}");
+}
+
+#[test]
+fn call_encoding_matches_the_tuple() {
+    let mut kw = Dict::new();
+    kw.insert(Value::from("block"), Value::Bool(false)).unwrap();
+    kw.insert(Value::from("timeout"), Value::Float(0.5))
+        .unwrap();
+    check_call_encoding(None, "incref", vec![Value::from("7f0a")], Dict::new(), 4);
+    check_call_encoding(Some("7f0a"), "__len__", vec![], Dict::new(), 4);
+    check_call_encoding(Some("7f0a"), "get", vec![], kw.clone(), 5);
+    // A payload of 64 KiB or more is written outside the frames.
+    let big = Value::from("x".repeat(70_000).as_str());
+    check_call_encoding(
+        Some("7f0a"),
+        "append",
+        vec![big, Value::Int(1 << 40)],
+        kw,
+        4,
+    );
+    // A back-reference in an argument names the same container either way.
+    let cyclic = Value::List(vec![Value::Int(1), Value::BackRef(0)]);
+    check_call_encoding(Some("7f0a"), "extend", vec![cyclic], Dict::new(), 4);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn call_encoding_matches_the_tuple_for_random_arguments(
+        args in proptest::collection::vec(plain_tree(), 0..5),
+        ident in proptest::option::of("[0-9a-f]{1,12}"),
+        proto in 4u8..=5,
+    ) {
+        check_call_encoding(ident.as_deref(), "__setitem__", args, Dict::new(), proto);
+    }
+}

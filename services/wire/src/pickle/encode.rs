@@ -154,6 +154,56 @@ impl Encoder {
         result
     }
 
+    /// The request tuple `(ident, name, args, kwds)` (spec 5.1), written
+    /// exactly as [`Encoder::dump_into`] writes that tuple, without
+    /// building it: no copies of the strings, arguments or keywords.
+    pub(crate) fn dump_call_into(
+        mut self,
+        ident: Option<&str>,
+        name: &str,
+        args: &[Value],
+        kwds: &Dict,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.out = std::mem::take(out);
+        self.write(&[op::PROTO, self.proto]);
+        self.framing = true;
+        // `save` of a 4-tuple: MARK, the items, TUPLE, MEMOIZE.
+        self.begin();
+        self.write(&[op::MARK]);
+        self.ancestors.push(None);
+        let result = self.save_call_items(ident, name, args, kwds);
+        self.ancestors.pop();
+        if result.is_ok() {
+            self.write(&[op::TUPLE]);
+            self.memoize();
+            self.write(&[op::STOP]);
+            self.commit_frame();
+        }
+        *out = std::mem::take(&mut self.out);
+        result
+    }
+
+    fn save_call_items(
+        &mut self,
+        ident: Option<&str>,
+        name: &str,
+        args: &[Value],
+        kwds: &Dict,
+    ) -> Result<(), EncodeError> {
+        self.begin();
+        match ident {
+            Some(id) => self.save_str(id),
+            None => self.write(&[op::NONE]),
+        }
+        self.begin();
+        self.save_str(name);
+        self.begin();
+        self.save_tuple(args)?;
+        self.begin();
+        self.save_dict(kwds)
+    }
+
     fn dump_body(&mut self, v: &Value) -> Result<(), EncodeError> {
         self.write(&[op::PROTO, self.proto]);
         self.framing = true;

@@ -120,6 +120,22 @@ pub fn encode_into(v: &Value, protocol: u8, out: &mut Vec<u8>) {
     let _ = encode::Encoder::new(clamp(protocol), false).dump_into(v, out);
 }
 
+/// Appends the pickle of the request `(ident, name, tuple(args), kwds)`
+/// to `out`, byte for byte what [`encode_into`] writes for that tuple, but
+/// without building it (the per-call path of a client).
+pub fn encode_call_into(
+    ident: Option<&str>,
+    name: &str,
+    args: &[Value],
+    kwds: &crate::value::Dict,
+    protocol: u8,
+    out: &mut Vec<u8>,
+) {
+    // A non-strict encoder has no failure path.
+    let _ =
+        encode::Encoder::new(clamp(protocol), false).dump_call_into(ident, name, args, kwds, out);
+}
+
 /// Like [`encode_protocol`], but refuses a dangling [`Value::BackRef`].
 pub fn try_encode(v: &Value, protocol: u8) -> Result<Vec<u8>, EncodeError> {
     encode::Encoder::new(clamp(protocol), true).dump(v)
