@@ -35,24 +35,24 @@ impl Reply {
         }
     }
 
-    pub fn into_value(self) -> Value {
-        let kind = Value::from(self.kind());
-        let payload = match self {
+    fn into_payload(self) -> Value {
+        match self {
             Reply::Return(v) => v,
             Reply::Error(e) => e.to_value(),
             Reply::Traceback(e) => Value::Str(e.traceback()),
             Reply::Unserializable(text) => Value::Str(text),
             Reply::Proxy { exposed, token } => Value::tuple([exposed, token]),
-        };
-        Value::tuple([kind, payload])
+        }
     }
 
     /// Appends the framed pickle to `out` (a connection's output buffer);
-    /// returns the pickle's size.
+    /// returns the pickle's size. The `(kind, payload)` tuple is written
+    /// from its parts, not built.
     pub fn encode_into(self, out: &mut Vec<u8>) -> usize {
-        let value = self.into_value();
+        let kind = self.kind();
+        let payload = self.into_payload();
         mpcluster_wire::frame::append_frame(out, |out| {
-            pickle::encode_into(&value, pickle::DEFAULT_PROTOCOL, out)
+            pickle::encode_pair_into(kind, &payload, pickle::DEFAULT_PROTOCOL, out)
         })
     }
 }

@@ -789,6 +789,11 @@ fn call_encoding_matches_the_tuple() {
     // A back-reference in an argument names the same container either way.
     let cyclic = Value::List(vec![Value::Int(1), Value::BackRef(0)]);
     check_call_encoding(Some("7f0a"), "extend", vec![cyclic], Dict::new(), 4);
+    // One naming the args tuple or the request tuple is dangling (None).
+    for levels in [1, 2, 3] {
+        let up = Value::List(vec![Value::BackRef(levels)]);
+        check_call_encoding(Some("7f0a"), "append", vec![up], Dict::new(), 4);
+    }
 }
 
 proptest! {
@@ -801,5 +806,22 @@ proptest! {
         proto in 4u8..=5,
     ) {
         check_call_encoding(ident.as_deref(), "__setitem__", args, Dict::new(), proto);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// A reply written from its parts is the pickle of the pair.
+    #[test]
+    fn pair_encoding_matches_the_tuple(payload in plain_tree(), proto in 4u8..=5) {
+        let dangling = Value::List(vec![Value::BackRef(1)]);
+        for payload in [payload, Value::List(vec![Value::BackRef(0)]), dangling, Value::from("y".repeat(70_000).as_str())] {
+            let mut parts = b"kept".to_vec();
+            encode_pair_into("#RETURN", &payload, proto, &mut parts);
+            let mut whole = b"kept".to_vec();
+            encode_into(&Value::Tuple(vec![Value::from("#RETURN"), payload]), proto, &mut whole);
+            prop_assert_eq!(parts, whole);
+        }
     }
 }

@@ -168,14 +168,43 @@ impl Encoder {
         self.out = std::mem::take(out);
         self.write(&[op::PROTO, self.proto]);
         self.framing = true;
-        // `save` of a 4-tuple: MARK, the items, TUPLE, MEMOIZE.
+        // `save` of a 4-tuple: MARK, the items, TUPLE, MEMOIZE. A tuple is
+        // memoized after its items, so nothing inside can refer back to it:
+        // without an ancestor slot for it, such a back-reference is
+        // dangling just the same (`save_back_ref`), and no slot means no
+        // allocation per call.
         self.begin();
         self.write(&[op::MARK]);
-        self.ancestors.push(None);
         let result = self.save_call_items(ident, name, args, kwds);
-        self.ancestors.pop();
         if result.is_ok() {
             self.write(&[op::TUPLE]);
+            self.memoize();
+            self.write(&[op::STOP]);
+            self.commit_frame();
+        }
+        *out = std::mem::take(&mut self.out);
+        result
+    }
+
+    /// The pair `(first, second)` (a reply, spec 5.2), written exactly as
+    /// [`Encoder::dump_into`] writes that tuple, without building it.
+    pub(crate) fn dump_pair_into(
+        mut self,
+        first: &str,
+        second: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.out = std::mem::take(out);
+        self.write(&[op::PROTO, self.proto]);
+        self.framing = true;
+        // `save` of a 2-tuple: the items, TUPLE2, MEMOIZE (no ancestor
+        // slot: see `dump_call_into`).
+        self.begin();
+        self.begin();
+        self.save_str(first);
+        let result = self.save(second);
+        if result.is_ok() {
+            self.write(&[op::TUPLE2]);
             self.memoize();
             self.write(&[op::STOP]);
             self.commit_frame();

@@ -64,9 +64,26 @@ impl Item {
 /// Decodes `data` if it is a plain tree (see the module text); the value
 /// and the protocol its `PROTO` named.
 pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
+    // The stack's buffer is kept per thread: no allocation per request.
+    let mut stack = SCRATCH.take();
+    let decoded = run(data, limits, &mut stack);
+    stack.clear();
+    if stack.capacity() <= SCRATCH_KEEP {
+        SCRATCH.set(stack);
+    }
+    decoded
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Vec<Item>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Largest stack buffer kept between decodes, in items.
+const SCRATCH_KEEP: usize = 256;
+
+fn run(data: &[u8], limits: &Limits, stack: &mut Vec<Item>) -> Option<(Value, u8)> {
     let mut r = Reader::new(data);
-    let mut stack: Vec<Item> = Vec::with_capacity(8);
-    let mut marks: Vec<usize> = Vec::new();
+    let mut marks = Marks::default();
     let mut proto = 0;
     // Values made; the full machine charges each twice (parsed, converted).
     let mut made: usize = 0;
@@ -78,7 +95,7 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
             op::STOP => {
                 // One value and no open mark: anything else (extra items,
                 // which `pickle.loads` ignores) is left to the full machine.
-                if stack.len() != 1 || !marks.is_empty() {
+                if stack.len() != 1 || marks.len != 0 {
                     return None;
                 }
                 return Some((stack.pop()?.value()?, proto));
@@ -105,13 +122,13 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
                     op::LONG_BINPUT => drop(r.u32_le().ok()?),
                     _ => {}
                 }
-                if stack.len() <= fence(&marks) {
+                if stack.len() <= marks.fence() {
                     return None;
                 }
                 continue;
             }
             op::MARK => {
-                marks.push(stack.len());
+                marks.push(stack.len())?;
                 continue;
             }
             op::NONE => Item::leaf(Value::None),
@@ -158,7 +175,7 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
             op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
                 let n = usize::from(code - op::TUPLE1) + 1;
                 let at = stack.len().checked_sub(n)?;
-                if at < fence(&marks) {
+                if at < marks.fence() {
                     return None;
                 }
                 let (items, height) = finish(stack.drain(at..))?;
@@ -189,7 +206,7 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
                 // The container sits right below the items, above any
                 // older mark.
                 let target = at.checked_sub(1)?;
-                if target < fence(&marks) || at > stack.len() {
+                if target < marks.fence() || at > stack.len() {
                     return None;
                 }
                 let (items, height) = finish(stack.drain(at..))?;
@@ -225,9 +242,35 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
     }
 }
 
-/// Items below this stack height belong to an outer mark.
-fn fence(marks: &[usize]) -> usize {
-    marks.last().copied().unwrap_or(0)
+/// The open marks (stack heights), innermost last. Inline: a request
+/// opens one or two; a pickle nesting more than [`MAX_MARKS`] gives up.
+#[derive(Default)]
+struct Marks {
+    at: [usize; MAX_MARKS],
+    len: usize,
+}
+
+const MAX_MARKS: usize = 16;
+
+impl Marks {
+    fn push(&mut self, height: usize) -> Option<()> {
+        *self.at.get_mut(self.len)? = height;
+        self.len += 1;
+        Some(())
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        self.len = self.len.checked_sub(1)?;
+        self.at.get(self.len).copied()
+    }
+
+    /// Items below this stack height belong to an outer mark.
+    fn fence(&self) -> usize {
+        self.len
+            .checked_sub(1)
+            .and_then(|i| self.at.get(i).copied())
+            .unwrap_or(0)
+    }
 }
 
 /// A container item `height` levels above its deepest child.

@@ -136,6 +136,14 @@ pub fn encode_call_into(
         encode::Encoder::new(clamp(protocol), false).dump_call_into(ident, name, args, kwds, out);
 }
 
+/// Appends the pickle of the pair `(first, second)` to `out` (a reply:
+/// `("#RETURN", value)`), byte for byte what [`encode_into`] writes for
+/// that tuple, without building it.
+pub fn encode_pair_into(first: &str, second: &Value, protocol: u8, out: &mut Vec<u8>) {
+    // A non-strict encoder has no failure path.
+    let _ = encode::Encoder::new(clamp(protocol), false).dump_pair_into(first, second, out);
+}
+
 /// Like [`encode_protocol`], but refuses a dangling [`Value::BackRef`].
 pub fn try_encode(v: &Value, protocol: u8) -> Result<Vec<u8>, EncodeError> {
     encode::Encoder::new(clamp(protocol), true).dump(v)
