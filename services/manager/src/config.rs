@@ -105,8 +105,8 @@ pub struct Config {
     pub no_admin: bool,
 
     /// Threads serving connections; defaults to the CPUs this process may
-    /// use. On a host whose cores its clients also use, 1 can be faster
-    /// (see docs/performance.md).
+    /// use less one (at least 1), leaving a core to the clients that
+    /// usually share the host (see docs/performance.md).
     #[arg(long, env = "MPCLUSTER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 }
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:50000");
         assert!(!c.allow_remote_shutdown);
         assert!(c.reap_orphans_after.is_none());
-        assert!(c.workers.is_none(), "the runtime picks the CPU count");
+        assert!(c.workers.is_none(), "main.rs picks it from the CPU count");
     }
 
     #[test]
