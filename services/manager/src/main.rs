@@ -85,10 +85,11 @@ fn main() -> ExitCode {
 
 /// One serving thread per CPU this process may use, less one, and at least
 /// one. A manager usually shares its host with the processes that use it
-/// (the compose deployment, a pool on one machine): on a 2-core host one
-/// worker served 15-40 % more requests than two, which woke each other to
-/// steal work and competed with the clients for the cores (measured in
-/// docs/performance.md). `--workers` overrides it.
+/// (the compose deployment, a pool on one machine): on a 2-core host with
+/// 50 client connections, one worker served 14-35 % more unpipelined
+/// requests than two, which wake each other to steal work and compete with
+/// the clients for the cores (docs/performance-native.md). `--workers`
+/// overrides it.
 fn default_workers() -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
