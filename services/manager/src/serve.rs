@@ -92,11 +92,12 @@ async fn serve(
             Err((label, reply)) => {
                 let kind = reply.kind();
                 let n = conn.queue(reply);
-                conn.info.count(frame.len(), n);
                 let now = Instant::now();
+                conn.info.count(frame.len(), n);
                 recorder.request(label, kind, now - started, frame.len(), n);
                 answered = Some(now);
                 if conn.out_full() {
+                    recorder.publish();
                     conn.flush().await?;
                     answered = None;
                 }
@@ -146,12 +147,13 @@ async fn serve(
         };
         let kind = reply.kind();
         trace!(id = %entry.id, %method, kind, "call");
-        let now = Instant::now();
         let n = conn.queue(reply);
+        let now = Instant::now();
         conn.info.count(frame.len(), n);
         recorder.request(method, kind, now - started, frame.len(), n);
         answered = Some(now);
         if conn.out_full() {
+            recorder.publish();
             conn.flush().await?;
             answered = None;
         }
