@@ -32,6 +32,10 @@ use crate::value::{Build, Dict, Object, Set, Value};
 use num_bigint::BigInt;
 use std::collections::HashMap;
 
+/// foldhash, seeded per map like `Dict`'s: std's `RandomState` reads
+/// thread-local keys on every `Encoder::new`, once per pickle.
+type GlobalsHasher = foldhash::fast::RandomState;
+
 /// `_Pickler_CommitFrame` writes no header for a frame shorter than this.
 const FRAME_SIZE_MIN: usize = 4;
 /// A frame is closed once it holds this much (`FRAME_SIZE_TARGET`), and
@@ -105,6 +109,38 @@ fn module_identity(module: &str, name: &str) -> String {
     }
 }
 
+/// An opcode and its length operand, on the stack: every string and bytes
+/// value has one, and a heap `Vec` for it cost an allocation per string.
+struct Header {
+    buf: [u8; 9],
+    len: usize,
+}
+
+impl Header {
+    fn new(code: u8, operand: &[u8]) -> Header {
+        let mut buf = [0; 9];
+        buf[0] = code;
+        let len = 1 + operand.len().min(8);
+        buf[1..len].copy_from_slice(&operand[..len - 1]);
+        Header { buf, len }
+    }
+
+    /// The 1-, 4- or 8-byte length form, the shortest that fits `n`.
+    fn sized(short: u8, four: u8, eight: u8, n: usize) -> Header {
+        if let Ok(b) = u8::try_from(n) {
+            Header::new(short, &[b])
+        } else if let Ok(w) = u32::try_from(n) {
+            Header::new(four, &w.to_le_bytes())
+        } else {
+            Header::new(eight, &(n as u64).to_le_bytes())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 pub(crate) struct Encoder {
     out: Vec<u8>,
     proto: u8,
@@ -113,8 +149,8 @@ pub(crate) struct Encoder {
     frame_start: Option<usize>,
     memo_len: u32,
     /// Memo index of each module string, by [`module_identity`].
-    modules: HashMap<String, u32>,
-    globals: HashMap<(String, String), u32>,
+    modules: HashMap<String, u32, GlobalsHasher>,
+    globals: HashMap<(String, String), u32, GlobalsHasher>,
     /// Memo index of each enclosing container, innermost last; `None` while
     /// it is not memoized yet (tuples, frozensets, an object's arguments).
     ancestors: Vec<Option<u32>>,
@@ -131,8 +167,8 @@ impl Encoder {
             framing: false,
             frame_start: None,
             memo_len: 0,
-            modules: HashMap::new(),
-            globals: HashMap::new(),
+            modules: HashMap::default(),
+            globals: HashMap::default(),
             ancestors: Vec::new(),
             strict,
         }
@@ -394,34 +430,19 @@ impl Encoder {
 
     fn save_str(&mut self, s: &str) {
         let b = s.as_bytes();
-        let header = if let Ok(n) = u8::try_from(b.len()) {
-            vec![op::SHORT_BINUNICODE, n]
-        } else if let Ok(n) = u32::try_from(b.len()) {
-            let mut h = vec![op::BINUNICODE];
-            h.extend_from_slice(&n.to_le_bytes());
-            h
-        } else {
-            let mut h = vec![op::BINUNICODE8];
-            h.extend_from_slice(&(b.len() as u64).to_le_bytes());
-            h
-        };
-        self.write_payload(&header, b);
+        let h = Header::sized(
+            op::SHORT_BINUNICODE,
+            op::BINUNICODE,
+            op::BINUNICODE8,
+            b.len(),
+        );
+        self.write_payload(h.bytes(), b);
         self.memoize();
     }
 
     fn save_bytes(&mut self, b: &[u8]) {
-        let header = if let Ok(n) = u8::try_from(b.len()) {
-            vec![op::SHORT_BINBYTES, n]
-        } else if let Ok(n) = u32::try_from(b.len()) {
-            let mut h = vec![op::BINBYTES];
-            h.extend_from_slice(&n.to_le_bytes());
-            h
-        } else {
-            let mut h = vec![op::BINBYTES8];
-            h.extend_from_slice(&(b.len() as u64).to_le_bytes());
-            h
-        };
-        self.write_payload(&header, b);
+        let h = Header::sized(op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8, b.len());
+        self.write_payload(h.bytes(), b);
         self.memoize();
     }
 
@@ -429,9 +450,8 @@ impl Encoder {
     /// `bytearray()` is a reduce (`save_bytearray`).
     fn save_bytearray(&mut self, b: &[u8]) {
         if self.proto >= 5 {
-            let mut h = vec![op::BYTEARRAY8];
-            h.extend_from_slice(&(b.len() as u64).to_le_bytes());
-            self.write_payload(&h, b);
+            let h = Header::new(op::BYTEARRAY8, &(b.len() as u64).to_le_bytes());
+            self.write_payload(h.bytes(), b);
             self.memoize();
             return;
         }

@@ -19,45 +19,45 @@
 use super::opcode as op;
 use super::reader::Reader;
 use super::Limits;
-use crate::value::{Dict, Set, Value};
+use crate::value::{Set, Value};
 use num_bigint::BigInt;
 
 /// Deepest tree (containers nested) this path builds; deeper ones take the
 /// full machine, which checks the depth limit.
 const MAX_HEIGHT: u16 = 32;
 
-/// A stack item: a finished value, or a container that `APPEND(S)`,
-/// `SETITEM(S)` or `ADDITEMS` may still fill. Containers become values when
-/// something consumes them (no `GET` can reach them again).
-enum Slot {
-    Done(Value),
-    List(Vec<Value>),
-    Dict(Vec<(Value, Value)>),
-    Set(Vec<Value>),
+/// The machine's stack: values, with the height of each (containers on its
+/// longest path down: 0 for a scalar). A list, dict or set on it may still
+/// be filled by `APPEND(S)`, `SETITEM(S)` or `ADDITEMS`; no `GET` can reach
+/// it once something consumes it, so it is built in place.
+#[derive(Default)]
+struct Stack {
+    values: Vec<Value>,
+    heights: Vec<u16>,
 }
 
-struct Item {
-    slot: Slot,
-    /// Containers on the longest path down: 0 for a scalar.
-    height: u16,
-}
-
-impl Item {
-    fn leaf(v: Value) -> Item {
-        Item {
-            slot: Slot::Done(v),
-            height: 0,
-        }
+impl Stack {
+    fn len(&self) -> usize {
+        self.values.len()
     }
 
-    /// The finished value; `None` for an unhashable dict key or set member.
-    fn value(self) -> Option<Value> {
-        Some(match self.slot {
-            Slot::Done(v) => v,
-            Slot::List(items) => Value::List(items),
-            Slot::Dict(pairs) => Value::Dict(Box::new(Dict::from_pairs(pairs).ok()?)),
-            Slot::Set(items) => Value::Set(Box::new(Set::from_values(items).ok()?)),
-        })
+    fn push(&mut self, v: Value, height: u16) {
+        self.values.push(v);
+        self.heights.push(height);
+    }
+
+    /// Removes the items from `at` on: their values and the tallest height.
+    fn split(&mut self, at: usize) -> Option<(Vec<Value>, u16)> {
+        if at > self.values.len() {
+            return None;
+        }
+        let height = self.heights.drain(at..).max().unwrap_or(0);
+        Some((self.values.split_off(at), height))
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.heights.clear();
     }
 }
 
@@ -68,20 +68,22 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
     let mut stack = SCRATCH.take();
     let decoded = run(data, limits, &mut stack);
     stack.clear();
-    if stack.capacity() <= SCRATCH_KEEP {
+    if stack.values.capacity() <= SCRATCH_KEEP {
         SCRATCH.set(stack);
     }
     decoded
 }
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Vec<Item>> = const { std::cell::Cell::new(Vec::new()) };
+    static SCRATCH: std::cell::Cell<Stack> = const {
+        std::cell::Cell::new(Stack { values: Vec::new(), heights: Vec::new() })
+    };
 }
 
 /// Largest stack buffer kept between decodes, in items.
 const SCRATCH_KEEP: usize = 256;
 
-fn run(data: &[u8], limits: &Limits, stack: &mut Vec<Item>) -> Option<(Value, u8)> {
+fn run(data: &[u8], limits: &Limits, stack: &mut Stack) -> Option<(Value, u8)> {
     let mut r = Reader::new(data);
     let mut marks = Marks::default();
     let mut proto = 0;
@@ -91,14 +93,14 @@ fn run(data: &[u8], limits: &Limits, stack: &mut Vec<Item>) -> Option<(Value, u8
     let max_height = MAX_HEIGHT.min(u16::try_from(limits.effective_depth()).unwrap_or(u16::MAX));
     loop {
         let code = r.u8().ok()?;
-        let item = match code {
+        let (value, height) = match code {
             op::STOP => {
                 // One value and no open mark: anything else (extra items,
                 // which `pickle.loads` ignores) is left to the full machine.
                 if stack.len() != 1 || marks.len != 0 {
                     return None;
                 }
-                return Some((stack.pop()?.value()?, proto));
+                return Some((stack.values.pop()?, proto));
             }
             op::PROTO => {
                 proto = r.u8().ok()?;
@@ -131,72 +133,69 @@ fn run(data: &[u8], limits: &Limits, stack: &mut Vec<Item>) -> Option<(Value, u8
                 marks.push(stack.len())?;
                 continue;
             }
-            op::NONE => Item::leaf(Value::None),
-            op::NEWTRUE => Item::leaf(Value::Bool(true)),
-            op::NEWFALSE => Item::leaf(Value::Bool(false)),
-            op::BININT1 => Item::leaf(Value::Int(r.u8().ok()?.into())),
-            op::BININT2 => Item::leaf(Value::Int(r.u16_le().ok()?.into())),
-            op::BININT => Item::leaf(Value::Int(r.i32_le().ok()?.into())),
+            op::NONE => leaf(Value::None),
+            op::NEWTRUE => leaf(Value::Bool(true)),
+            op::NEWFALSE => leaf(Value::Bool(false)),
+            op::BININT1 => leaf(Value::Int(r.u8().ok()?.into())),
+            op::BININT2 => leaf(Value::Int(r.u16_le().ok()?.into())),
+            op::BININT => leaf(Value::Int(r.i32_le().ok()?.into())),
             op::LONG1 => {
                 let n = r.u8().ok()?;
                 let b = payload(&mut r, n.into(), limits)?;
-                Item::leaf(Value::from_bigint(BigInt::from_signed_bytes_le(b)))
+                leaf(Value::from_bigint(BigInt::from_signed_bytes_le(b)))
             }
-            op::BINFLOAT => Item::leaf(Value::Float(f64::from_be_bytes(r.array().ok()?))),
+            op::BINFLOAT => leaf(Value::Float(f64::from_be_bytes(r.array().ok()?))),
             op::SHORT_BINUNICODE => {
                 let n = r.u8().ok()?;
-                Item::leaf(Value::Str(text(&mut r, n.into(), limits)?))
+                leaf(Value::Str(text(&mut r, n.into(), limits)?))
             }
             op::BINUNICODE => {
                 let n = r.u32_le().ok()?;
-                Item::leaf(Value::Str(text(&mut r, n.into(), limits)?))
+                leaf(Value::Str(text(&mut r, n.into(), limits)?))
             }
             op::BINUNICODE8 => {
                 let n = r.u64_le().ok()?;
-                Item::leaf(Value::Str(text(&mut r, n, limits)?))
+                leaf(Value::Str(text(&mut r, n, limits)?))
             }
             op::SHORT_BINBYTES => {
                 let n = r.u8().ok()?;
-                Item::leaf(Value::Bytes(payload(&mut r, n.into(), limits)?.to_vec()))
+                leaf(Value::Bytes(payload(&mut r, n.into(), limits)?.to_vec()))
             }
             op::BINBYTES => {
                 let n = r.u32_le().ok()?;
-                Item::leaf(Value::Bytes(payload(&mut r, n.into(), limits)?.to_vec()))
+                leaf(Value::Bytes(payload(&mut r, n.into(), limits)?.to_vec()))
             }
             op::BINBYTES8 => {
                 let n = r.u64_le().ok()?;
-                Item::leaf(Value::Bytes(payload(&mut r, n, limits)?.to_vec()))
+                leaf(Value::Bytes(payload(&mut r, n, limits)?.to_vec()))
             }
             op::BYTEARRAY8 => {
                 let n = r.u64_le().ok()?;
-                Item::leaf(Value::ByteArray(payload(&mut r, n, limits)?.to_vec()))
+                leaf(Value::ByteArray(payload(&mut r, n, limits)?.to_vec()))
             }
-            op::EMPTY_TUPLE => container(Slot::Done(Value::Tuple(Vec::new())), 0, max_height)?,
+            op::EMPTY_TUPLE => (Value::Tuple(Vec::new()), above(0, max_height)?),
             op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
                 let n = usize::from(code - op::TUPLE1) + 1;
                 let at = stack.len().checked_sub(n)?;
                 if at < marks.fence() {
                     return None;
                 }
-                let (items, height) = finish(stack.drain(at..))?;
-                container(Slot::Done(Value::Tuple(items)), height, max_height)?
+                let (items, height) = stack.split(at)?;
+                (Value::Tuple(items), above(height, max_height)?)
             }
             op::TUPLE | op::LIST | op::FROZENSET => {
                 let at = marks.pop()?;
-                if at > stack.len() {
-                    return None;
-                }
-                let (items, height) = finish(stack.drain(at..))?;
-                let slot = match code {
-                    op::TUPLE => Slot::Done(Value::Tuple(items)),
-                    op::LIST => Slot::List(items),
-                    _ => Slot::Done(Value::FrozenSet(Box::new(Set::from_values(items).ok()?))),
+                let (items, height) = stack.split(at)?;
+                let v = match code {
+                    op::TUPLE => Value::Tuple(items),
+                    op::LIST => Value::List(items),
+                    _ => Value::FrozenSet(Box::new(Set::from_values(items).ok()?)),
                 };
-                container(slot, height, max_height)?
+                (v, above(height, max_height)?)
             }
-            op::EMPTY_LIST => container(Slot::List(Vec::new()), 0, max_height)?,
-            op::EMPTY_DICT => container(Slot::Dict(Vec::new()), 0, max_height)?,
-            op::EMPTY_SET => container(Slot::Set(Vec::new()), 0, max_height)?,
+            op::EMPTY_LIST => (Value::List(Vec::new()), above(0, max_height)?),
+            op::EMPTY_DICT => (Value::Dict(Box::default()), above(0, max_height)?),
+            op::EMPTY_SET => (Value::Set(Box::default()), above(0, max_height)?),
             op::APPEND | op::APPENDS | op::SETITEM | op::SETITEMS | op::ADDITEMS => {
                 let at = match code {
                     op::APPEND => stack.len().checked_sub(1)?,
@@ -206,25 +205,26 @@ fn run(data: &[u8], limits: &Limits, stack: &mut Vec<Item>) -> Option<(Value, u8
                 // The container sits right below the items, above any
                 // older mark.
                 let target = at.checked_sub(1)?;
-                if target < marks.fence() || at > stack.len() {
+                if target < marks.fence() {
                     return None;
                 }
-                let (items, height) = finish(stack.drain(at..))?;
-                let t = stack.get_mut(target)?;
-                t.height = t.height.max(height.checked_add(1)?);
-                if t.height > max_height {
-                    return None;
-                }
-                match (&mut t.slot, code) {
-                    (Slot::List(l), op::APPEND | op::APPENDS) => l.extend(items),
-                    (Slot::Set(s), op::ADDITEMS) => s.extend(items),
-                    (Slot::Dict(d), op::SETITEM | op::SETITEMS) => {
+                let (items, height) = stack.split(at)?;
+                let h = stack.heights.get_mut(target)?;
+                *h = (*h).max(above(height, max_height)?);
+                match (stack.values.get_mut(target)?, code) {
+                    (Value::List(l), op::APPEND | op::APPENDS) => l.extend(items),
+                    (Value::Set(set), op::ADDITEMS) => {
+                        for v in items {
+                            set.insert(v).ok()?;
+                        }
+                    }
+                    (Value::Dict(d), op::SETITEM | op::SETITEMS) => {
                         if items.len() % 2 != 0 {
                             return None;
                         }
                         let mut it = items.into_iter();
                         while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                            d.push((k, v));
+                            d.insert(k, v).ok()?;
                         }
                     }
                     _ => return None,
@@ -238,7 +238,7 @@ fn run(data: &[u8], limits: &Limits, stack: &mut Vec<Item>) -> Option<(Value, u8
         if made > budget {
             return None;
         }
-        stack.push(item);
+        stack.push(value, height);
     }
 }
 
@@ -273,21 +273,15 @@ impl Marks {
     }
 }
 
-/// A container item `height` levels above its deepest child.
-fn container(slot: Slot, children: u16, max_height: u16) -> Option<Item> {
-    let height = children.checked_add(1)?;
-    (height <= max_height).then_some(Item { slot, height })
+/// A scalar: height 0.
+fn leaf(v: Value) -> (Value, u16) {
+    (v, 0)
 }
 
-/// The values of `items` and the height of the tallest.
-fn finish(items: impl Iterator<Item = Item>) -> Option<(Vec<Value>, u16)> {
-    let mut height = 0;
-    let mut out = Vec::with_capacity(items.size_hint().0);
-    for item in items {
-        height = height.max(item.height);
-        out.push(item.value()?);
-    }
-    Some((out, height))
+/// The height of a container whose tallest item has `height`; `None`
+/// (give up) above `max_height`.
+fn above(height: u16, max_height: u16) -> Option<u16> {
+    height.checked_add(1).filter(|h| *h <= max_height)
 }
 
 fn payload<'a>(r: &mut Reader<'a>, declared: u64, limits: &Limits) -> Option<&'a [u8]> {
