@@ -65,11 +65,12 @@ impl Stack {
 /// and the protocol its `PROTO` named.
 pub(crate) fn decode(data: &[u8], limits: &Limits) -> Option<(Value, u8)> {
     // The stack's buffer is kept per thread: no allocation per request.
-    let mut stack = SCRATCH.take();
+    // (`try_with`: a thread being torn down gets a fresh stack.)
+    let mut stack = SCRATCH.try_with(std::cell::Cell::take).unwrap_or_default();
     let decoded = run(data, limits, &mut stack);
     stack.clear();
     if stack.values.capacity() <= SCRATCH_KEEP {
-        SCRATCH.set(stack);
+        let _ = SCRATCH.try_with(|s| s.set(stack));
     }
     decoded
 }
