@@ -137,6 +137,15 @@ fn parse_proxy(payload: &Value) -> Result<Reply> {
     Ok(Reply::Proxy { exposed, token })
 }
 
+/// A reply's pickle to a [`Reply`]; the common `("#RETURN", None)`,
+/// `True` and `False` are recognised without decoding.
+fn decode_reply(frame: &[u8], limits: &Limits) -> Result<Reply> {
+    if let Some(v) = pickle::read_fixed_return(frame) {
+        return Ok(Reply::Return(v));
+    }
+    Reply::parse(pickle::decode(frame, limits)?)
+}
+
 /// Appends one framed request to a batch for [`Conn::exchange_many`].
 pub(crate) fn append_frame(
     out: &mut Vec<u8>,
@@ -262,8 +271,7 @@ impl Conn {
             })?;
         let (mut rd, _) = self.stream.split();
         let frame = read_reply(&mut rd, &mut self.buf, self.max_frame, &self.label).await?;
-        let value = pickle::decode(&frame, &self.limits)?;
-        Reply::parse(value)
+        decode_reply(&frame, &self.limits)
     }
 
     /// Sends a batch of framed requests (see [`append_frame`]) and reads
@@ -298,9 +306,7 @@ impl Conn {
             let mut all_clean = true;
             for _ in 0..count {
                 let frame = read_reply(&mut rd, buf, *max_frame, label).await?;
-                let reply = pickle::decode(&frame, limits)
-                    .map_err(Error::from)
-                    .and_then(Reply::parse);
+                let reply = decode_reply(&frame, limits);
                 all_clean &= reply.is_ok();
                 replies.push(reply);
             }

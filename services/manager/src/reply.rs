@@ -49,6 +49,14 @@ impl Reply {
     /// returns the pickle's size. The `(kind, payload)` tuple is written
     /// from its parts, not built.
     pub fn encode_into(self, out: &mut Vec<u8>) -> usize {
+        if let Reply::Return(v) = &self {
+            // `None`, `True`, `False`: encoded once (`pickle::fixed`).
+            if let Some(bytes) = pickle::fixed_return(v) {
+                return mpcluster_wire::frame::append_frame(out, |out| {
+                    out.extend_from_slice(bytes)
+                });
+            }
+        }
         let kind = self.kind();
         let payload = self.into_payload();
         mpcluster_wire::frame::append_frame(out, |out| {

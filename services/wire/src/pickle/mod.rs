@@ -21,6 +21,7 @@ mod decode;
 mod encode;
 mod error;
 mod fast;
+mod fixed;
 mod known;
 mod memo;
 pub mod opcode;
@@ -29,6 +30,7 @@ mod reader;
 mod text;
 
 pub use error::{EncodeError, PickleError};
+pub use fixed::{fixed_return, read_fixed_return};
 
 use crate::Value;
 
