@@ -87,9 +87,9 @@ fn main() -> ExitCode {
 /// one. A manager usually shares its host with the processes that use it
 /// (the compose deployment, a pool on one machine): on a 2-core host with
 /// 50 client connections, one worker served 12-35 % more unpipelined
-/// requests than two (three runs), which wake each other to steal work and compete with
-/// the clients for the cores (docs/performance-native.md). `--workers`
-/// overrides it.
+/// requests than two (three runs); two wake each other to steal work and
+/// compete with the clients for the cores (docs/performance-native.md).
+/// `--workers` overrides it.
 fn default_workers() -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
