@@ -153,11 +153,15 @@ async fn run(
     let _ = stream.set_nodelay(true);
     quickack(&stream);
     let settings = &shared.settings;
-    match io::server_handshake(
+    // Read through a buffer: one `recv` per handshake frame, and a request
+    // sent right behind the last one stays in `buf` for `Conn::read_frame`.
+    let mut buf = BytesMut::new();
+    match io::server_handshake_buffered(
         &mut stream,
         &shared.authkey,
         &settings.auth_policy,
         settings.handshake_timeout,
+        &mut buf,
     )
     .await
     {
@@ -179,12 +183,17 @@ async fn run(
             return Ok(());
         }
     }
+    if buf.is_empty() {
+        // Nothing read ahead: free the buffer, so an idle connection holds
+        // none until its first bytes arrive (`Conn::read_frame`).
+        buf = BytesMut::new();
+    }
     let (reader, writer) = stream.into_split();
     let mut conn = Conn {
         id,
         reader,
         writer,
-        buf: BytesMut::new(),
+        buf,
         out: Vec::new(),
         info,
     };

@@ -63,6 +63,28 @@ where
     run_handshake(io, hs, timeout).await
 }
 
+/// [`server_handshake`] reading through `buf`, as [`read_frame`] does: one
+/// `recv` per handshake frame instead of two, and whatever the peer sent
+/// after its last handshake frame (a CPython client's first request
+/// follows its `#WELCOME#` at once) is left in `buf` for the caller's
+/// [`read_frame`] on the same buffer.
+pub async fn server_handshake_buffered<S>(
+    io: &mut S,
+    authkey: &[u8],
+    policy: &AuthPolicy,
+    timeout: Duration,
+    buf: &mut BytesMut,
+) -> Result<HandshakeInfo, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let hs = Handshake::server(authkey, *policy, &mut rand::rngs::OsRng);
+    match tokio::time::timeout(timeout, drive(io, hs, Some(buf))).await {
+        Ok(result) => result,
+        Err(_) => Err(HandshakeError::Timeout(timeout)),
+    }
+}
+
 /// Runs the connecting side of the handshake (answer, then deliver) with a
 /// fresh random nonce.
 pub async fn client_handshake<S>(
@@ -93,13 +115,19 @@ pub async fn run_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match tokio::time::timeout(timeout, drive(io, hs)).await {
+    match tokio::time::timeout(timeout, drive(io, hs, None)).await {
         Ok(result) => result,
         Err(_) => Err(HandshakeError::Timeout(timeout)),
     }
 }
 
-async fn drive<S>(io: &mut S, mut hs: Handshake) -> Result<HandshakeInfo, HandshakeError>
+/// Reads with exact reads, or through `buf` when given (see
+/// [`server_handshake_buffered`]).
+async fn drive<S>(
+    io: &mut S,
+    mut hs: Handshake,
+    mut buf: Option<&mut BytesMut>,
+) -> Result<HandshakeInfo, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -110,9 +138,13 @@ where
         if let Some(info) = hs.info() {
             return Ok(info);
         }
-        let payload = read_frame_exact(io, MAX_HANDSHAKE_FRAME)
-            .await?
-            .ok_or(HandshakeError::Closed)?;
+        let payload: Bytes = match buf.as_deref_mut() {
+            Some(buf) => read_frame(io, MAX_HANDSHAKE_FRAME, buf).await?,
+            None => read_frame_exact(io, MAX_HANDSHAKE_FRAME)
+                .await?
+                .map(Bytes::from),
+        }
+        .ok_or(HandshakeError::Closed)?;
         if let Err(err) = hs.handle(&payload) {
             while let Some(verdict) = hs.poll_transmit() {
                 // The peer may already be gone; the auth error is what the
@@ -268,6 +300,61 @@ mod tests {
         assert_eq!(&req[..], b"request");
         assert_eq!(s_info.to_string(), "modern sha256");
         assert_eq!(c_info.to_string(), "modern sha256");
+    }
+
+    /// The buffered server side keeps what the client sent behind its last
+    /// handshake frame (here two whole requests and half of a third, in one
+    /// write with the `#WELCOME#`) for the request reader.
+    #[tokio::test]
+    async fn buffered_server_keeps_bytes_sent_behind_the_handshake() {
+        let (mut a, mut b) = duplex(4096);
+        let policy = AuthPolicy::default();
+        let server = async {
+            let mut buf = BytesMut::new();
+            let info = server_handshake_buffered(&mut a, KEY, &policy, LONG, &mut buf)
+                .await
+                .unwrap();
+            // Read ahead with the `#WELCOME#`, not left in the stream.
+            assert!(buf.len() >= 4 + 5 + 4 + 6, "{buf:?}");
+            let mut reqs = Vec::new();
+            for _ in 0..3 {
+                reqs.push(read_frame(&mut a, 1024, &mut buf).await.unwrap().unwrap());
+            }
+            (info, reqs)
+        };
+        let client = async {
+            // The client's side by hand, so its `#WELCOME#` and the
+            // requests after it go out in a single write.
+            let mut hs = Handshake::client(KEY, policy, &mut rand::rngs::OsRng);
+            let mut tail = Vec::new();
+            loop {
+                while let Some(out) = hs.poll_transmit() {
+                    if hs.info().is_some() {
+                        tail.extend_from_slice(encode_header(out.len()).as_bytes());
+                        tail.extend_from_slice(&out);
+                    } else {
+                        write_frame(&mut b, &out).await.unwrap();
+                    }
+                }
+                if hs.info().is_some() {
+                    break;
+                }
+                let frame = read_frame_exact(&mut b, 256).await.unwrap().unwrap();
+                hs.handle(&frame).unwrap();
+            }
+            for req in [&b"first"[..], b"second"] {
+                tail.extend_from_slice(encode_header(req.len()).as_bytes());
+                tail.extend_from_slice(req);
+            }
+            tail.extend_from_slice(encode_header(5).as_bytes());
+            tail.extend_from_slice(b"th");
+            b.write_all(&tail).await.unwrap();
+            b.write_all(b"ird").await.unwrap();
+        };
+        let ((info, reqs), ()) = tokio::join!(server, client);
+        assert_eq!(info.to_string(), "modern sha256");
+        let reqs: Vec<&[u8]> = reqs.iter().map(|r| &r[..]).collect();
+        assert_eq!(reqs, [&b"first"[..], b"second", b"third"]);
     }
 
     #[tokio::test]
