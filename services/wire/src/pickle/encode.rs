@@ -176,106 +176,92 @@ impl Encoder {
 
     /// `Pickler.dump`: `PROTO` outside any frame, then the value and `STOP`
     /// in frames.
-    pub(crate) fn dump(mut self, v: &Value) -> Result<Vec<u8>, EncodeError> {
-        self.dump_body(v)?;
-        Ok(self.out)
+    pub(crate) fn dump(self, v: &Value) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::new();
+        self.dump_into(v, &mut out)?;
+        Ok(out)
     }
 
     /// [`Encoder::dump`] appending to `out`; `out` keeps what it held
     /// before (and, on an error, the partial pickle after it).
-    pub(crate) fn dump_into(mut self, v: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.out = std::mem::take(out);
-        let result = self.dump_body(v);
-        *out = std::mem::take(&mut self.out);
-        result
+    pub(crate) fn dump_into(self, v: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.dump_with(out, |e| e.save(v))
     }
 
     /// The request tuple `(ident, name, args, kwds)` (spec 5.1), written
     /// exactly as [`Encoder::dump_into`] writes that tuple, without
     /// building it: no copies of the strings, arguments or keywords.
     pub(crate) fn dump_call_into(
-        mut self,
+        self,
         ident: Option<&str>,
         name: &str,
         args: &[Value],
         kwds: &Dict,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        self.out = std::mem::take(out);
-        self.write(&[op::PROTO, self.proto]);
-        self.framing = true;
         // `save` of a 4-tuple: MARK, the items, TUPLE, MEMOIZE. A tuple is
         // memoized after its items, so nothing inside can refer back to it:
         // without an ancestor slot for it, such a back-reference is
         // dangling just the same (`save_back_ref`), and no slot means no
         // allocation per call.
-        self.begin();
-        self.write(&[op::MARK]);
-        let result = self.save_call_items(ident, name, args, kwds);
-        if result.is_ok() {
-            self.write(&[op::TUPLE]);
-            self.memoize();
-            self.write(&[op::STOP]);
-            self.commit_frame();
-        }
-        *out = std::mem::take(&mut self.out);
-        result
+        self.dump_with(out, |e| {
+            e.begin();
+            e.write(&[op::MARK]);
+            e.begin();
+            match ident {
+                Some(id) => e.save_str(id),
+                None => e.write(&[op::NONE]),
+            }
+            e.begin();
+            e.save_str(name);
+            e.begin();
+            e.save_tuple(args)?;
+            e.begin();
+            e.save_dict(kwds)?;
+            e.write(&[op::TUPLE]);
+            e.memoize();
+            Ok(())
+        })
     }
 
     /// The pair `(first, second)` (a reply, spec 5.2), written exactly as
     /// [`Encoder::dump_into`] writes that tuple, without building it.
     pub(crate) fn dump_pair_into(
-        mut self,
+        self,
         first: &str,
         second: &Value,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
+        // `save` of a 2-tuple: the items, TUPLE2, MEMOIZE (no ancestor
+        // slot: see `dump_call_into`).
+        self.dump_with(out, |e| {
+            e.begin();
+            e.begin();
+            e.save_str(first);
+            e.save(second)?;
+            e.write(&[op::TUPLE2]);
+            e.memoize();
+            Ok(())
+        })
+    }
+
+    /// `PROTO` outside any frame, then what `body` saves and `STOP` in
+    /// frames, appended to `out`.
+    fn dump_with(
+        mut self,
+        out: &mut Vec<u8>,
+        body: impl FnOnce(&mut Self) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
         self.out = std::mem::take(out);
         self.write(&[op::PROTO, self.proto]);
         self.framing = true;
-        // `save` of a 2-tuple: the items, TUPLE2, MEMOIZE (no ancestor
-        // slot: see `dump_call_into`).
-        self.begin();
-        self.begin();
-        self.save_str(first);
-        let result = self.save(second);
+        let result = body(&mut self);
         if result.is_ok() {
-            self.write(&[op::TUPLE2]);
-            self.memoize();
             self.write(&[op::STOP]);
             self.commit_frame();
         }
         *out = std::mem::take(&mut self.out);
         result
-    }
-
-    fn save_call_items(
-        &mut self,
-        ident: Option<&str>,
-        name: &str,
-        args: &[Value],
-        kwds: &Dict,
-    ) -> Result<(), EncodeError> {
-        self.begin();
-        match ident {
-            Some(id) => self.save_str(id),
-            None => self.write(&[op::NONE]),
-        }
-        self.begin();
-        self.save_str(name);
-        self.begin();
-        self.save_tuple(args)?;
-        self.begin();
-        self.save_dict(kwds)
-    }
-
-    fn dump_body(&mut self, v: &Value) -> Result<(), EncodeError> {
-        self.write(&[op::PROTO, self.proto]);
-        self.framing = true;
-        self.save(v)?;
-        self.write(&[op::STOP]);
-        self.commit_frame();
-        Ok(())
     }
 
     // ---- output and framing ----
