@@ -229,10 +229,34 @@ pub async fn read_frame<R>(
 where
     R: AsyncRead + Unpin,
 {
+    read_frame_with(r, max, buf, |_| {}).await
+}
+
+/// [`read_frame`], calling `on_partial` before each wait for the rest of a
+/// frame that is already partly in `buf`.
+///
+/// A TCP server uses it to acknowledge at once what it has: a CPython
+/// client writes the header of a payload over [`SINGLE_WRITE_MAX`] bytes
+/// separately and, under Nagle's algorithm, holds the payload back until
+/// that header is acknowledged, which a delayed ACK puts off by ~40 ms
+/// (spec 2.2a).
+pub async fn read_frame_with<R, F>(
+    r: &mut R,
+    max: usize,
+    buf: &mut BytesMut,
+    mut on_partial: F,
+) -> Result<Option<Bytes>, FrameError>
+where
+    R: AsyncRead + Unpin,
+    F: FnMut(&R),
+{
     let mut codec = FrameCodec::new(max);
     loop {
         if let Some(frame) = codec.decode(buf)? {
             return Ok(Some(frame.freeze()));
+        }
+        if !buf.is_empty() {
+            on_partial(r);
         }
         // Room for a whole small request per read: the codec alone would
         // reserve just a header, costing a second `recv` for every frame.
@@ -300,6 +324,58 @@ mod tests {
         assert_eq!(&req[..], b"request");
         assert_eq!(s_info.to_string(), "modern sha256");
         assert_eq!(c_info.to_string(), "modern sha256");
+    }
+
+    /// `on_partial` runs while part of a frame is in and the rest is
+    /// awaited, and only then. The writer here behaves as a CPython client
+    /// under Nagle's algorithm: it sends a large payload's header alone and
+    /// the payload only once the reader has acknowledged (signalled), so
+    /// a reader that never calls back waits forever.
+    #[tokio::test]
+    async fn partial_frames_are_reported_before_waiting_for_the_rest() {
+        let (mut a, mut b) = duplex(1 << 16);
+        let (acked, mut ack) = tokio::sync::mpsc::unbounded_channel();
+        let payload = vec![7u8; SINGLE_WRITE_MAX + 1];
+        let writer = async {
+            // Two whole frames in one write: no callback for them.
+            let mut two = Vec::new();
+            for body in [&b"one"[..], b"two"] {
+                two.extend_from_slice(encode_header(body.len()).as_bytes());
+                two.extend_from_slice(body);
+            }
+            b.write_all(&two).await.unwrap();
+            assert!(ack.recv().await.is_some(), "reader gone");
+            b.write_all(encode_header(payload.len()).as_bytes())
+                .await
+                .unwrap();
+            assert!(ack.recv().await.is_some(), "reader gone");
+            b.write_all(&payload).await.unwrap();
+        };
+        let reader = async {
+            let mut buf = BytesMut::new();
+            let mut calls = 0;
+            let mut frames = Vec::new();
+            for _ in 0..2 {
+                let frame = read_frame_with(&mut a, 1 << 20, &mut buf, |_| calls += 1);
+                frames.push(frame.await.unwrap().unwrap());
+            }
+            assert_eq!(calls, 0, "whole frames are not partial");
+            acked.send(()).unwrap();
+            let big = read_frame_with(&mut a, 1 << 20, &mut buf, |_| {
+                calls += 1;
+                let _ = acked.send(());
+            });
+            frames.push(big.await.unwrap().unwrap());
+            (frames, calls)
+        };
+        let ((frames, calls), ()) =
+            tokio::time::timeout(LONG, async { tokio::join!(reader, writer) })
+                .await
+                .expect("the reader waited without acknowledging the header");
+        assert_eq!(&frames[0][..], b"one");
+        assert_eq!(&frames[1][..], b"two");
+        assert_eq!(frames[2][..], payload[..]);
+        assert!(calls >= 1, "{calls}");
     }
 
     /// The buffered server side keeps what the client sent behind its last
