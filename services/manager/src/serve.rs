@@ -11,6 +11,7 @@
 
 use crate::args::{Args, Sig};
 use crate::connection::{self, Conn, ConnError};
+use crate::objects::lock::wait::take_handoff;
 use crate::objects::{Call, CallCtx, Ret, SharedObject};
 use crate::proxyref;
 use crate::pyexc::PyException;
@@ -67,6 +68,8 @@ async fn serve(
     // When the previous request was answered: a request already buffered
     // starts then, which saves a clock read per pipelined request.
     let mut answered: Option<Instant> = None;
+    // The last call woke another connection's waiter (see `take_handoff`).
+    let mut handed_off = false;
     loop {
         let frame = match pending.pop_front() {
             Some(f) => f,
@@ -78,6 +81,10 @@ async fn serve(
                     // Counted before the replies leave: a client that has
                     // its reply sees it in /metrics.
                     recorder.publish();
+                    if std::mem::take(&mut handed_off) {
+                        // Let the woken connection answer first.
+                        tokio::task::yield_now().await;
+                    }
                     conn.flush().await?;
                     match conn.read_frame(max).await? {
                         Some(f) => f,
@@ -109,6 +116,7 @@ async fn serve(
             conn: conn.id,
             store: &shared.store,
         };
+        take_handoff();
         let result = match entry.obj.call(&ctx, method, args) {
             Call::Done(r) => r,
             Call::Wait(fut) => {
@@ -134,6 +142,7 @@ async fn serve(
                 }
             }
         };
+        handed_off |= take_handoff();
         let reply = match result {
             Ok(Ret::Value(v)) => Reply::Return(v),
             Ok(Ret::Object(obj)) => match register_result(shared, &entry, method, obj, conn.id) {

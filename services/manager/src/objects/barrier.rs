@@ -21,14 +21,13 @@
 //!   keep waiting (a replacement party can still complete the barrier).
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::lock::wait::{deadline_in, guard, no_args, seconds, wait_until, Waiters};
 use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, CallResult, SharedObject};
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::Value;
 use std::any::Any;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub const EXPOSED: &[&str] = &["__getattribute__", "wait", "abort", "reset"];
@@ -53,7 +52,7 @@ pub struct Barrier {
     /// The default timeout given to the constructor, checked when used.
     timeout: Option<Value>,
     state: Mutex<State>,
-    changed: Notify,
+    changed: Waiters,
 }
 
 fn broken() -> PyException {
@@ -102,7 +101,7 @@ pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyEx
             phase: Phase::Filling,
             count: 0,
         }),
-        changed: Notify::new(),
+        changed: Waiters::new(),
     }))
 }
 

@@ -21,7 +21,7 @@
 //! would have re-acquired it is gone.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, guard, no_args, seconds};
+use crate::objects::lock::wait::{compare_error, guard, mark_handoff, no_args, seconds};
 use crate::objects::lock::{LockObject, LockRef};
 use crate::objects::seq::bind_method;
 use crate::objects::{duration, Call, CallCtx, SharedObject};
@@ -154,6 +154,7 @@ impl Condition {
                 break;
             };
             if tx.send(()).is_ok() {
+                mark_handoff();
                 n -= 1;
             }
         }
@@ -446,7 +447,12 @@ mod tests {
         }
         assert_eq!(c.waiting(), 3);
         assert!(c.lock.try_acquire(4));
+        crate::objects::lock::wait::take_handoff();
         now(&c, 4, "notify", vec![Value::Int(2)]).unwrap();
+        assert!(
+            crate::objects::lock::wait::take_handoff(),
+            "notify woke waiters"
+        );
         assert_eq!(c.waiting(), 1);
         c.lock.release(4).unwrap();
         let mut waits = waits.into_iter();

@@ -8,14 +8,15 @@
 //! the flag is set or the count moved since it started waiting.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::lock::wait::{
+    compare_error, deadline_in, guard, no_args, seconds, wait_until, Waiters,
+};
 use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::pyexc::PyException;
 use mpcluster_wire::Value;
 use std::any::Any;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 pub const EXPOSED: &[&str] = &["is_set", "set", "clear", "wait"];
 
@@ -29,7 +30,7 @@ struct Flag {
 #[derive(Default)]
 pub struct Event {
     flag: Mutex<Flag>,
-    changed: Notify,
+    changed: Waiters,
 }
 
 pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {

@@ -24,14 +24,13 @@ use crate::store::ConnId;
 use mpcluster_wire::Value;
 use std::any::Any;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 mod acquire;
 pub(crate) mod wait;
 
 use acquire::{parse_acquire, Mode};
-use wait::{deadline_in, guard, wait_until};
+use wait::{deadline_in, guard, wait_until, Waiters};
 
 pub const EXPOSED: &[&str] = &["acquire", "release", "locked"];
 
@@ -39,7 +38,7 @@ pub const EXPOSED: &[&str] = &["acquire", "release", "locked"];
 #[derive(Default)]
 pub(crate) struct PlainLock {
     locked: Mutex<bool>,
-    freed: Notify,
+    freed: Waiters,
 }
 
 impl PlainLock {
@@ -76,7 +75,7 @@ struct Owner {
 #[derive(Default)]
 pub(crate) struct ReentrantLock {
     state: Mutex<Owner>,
-    freed: Notify,
+    freed: Waiters,
 }
 
 impl ReentrantLock {
@@ -373,6 +372,31 @@ mod tests {
             create_lock(&ctx, Args::default()).unwrap(),
             create_rlock(&ctx, Args::default()).unwrap(),
         )
+    }
+
+    /// A release that frees the lock for a waiting acquirer is a hand-off
+    /// (the serving loop lets the waiter's grant go out first); one that
+    /// nobody waits for is not.
+    #[tokio::test]
+    async fn release_to_a_waiter_is_a_handoff() {
+        let (lock, rlock) = objects();
+        let store = Store::new(16);
+        let c2 = CallCtx {
+            conn: 2,
+            store: &store,
+        };
+        for l in [lock.as_ref(), rlock.as_ref()] {
+            assert_eq!(now(l, 1, "acquire", vec![]).unwrap(), t());
+            wait::take_handoff();
+            now(l, 1, "release", vec![]).unwrap();
+            assert!(!wait::take_handoff(), "nobody waited");
+            assert_eq!(now(l, 1, "acquire", vec![]).unwrap(), t());
+            let waiter = pending(l.call(&c2, "acquire", Args::default())).await;
+            now(l, 1, "release", vec![]).unwrap();
+            assert!(wait::take_handoff());
+            assert_eq!(finish(Call::Wait(waiter)).await.unwrap(), t());
+            now(l, 2, "release", vec![]).unwrap();
+        }
     }
 
     #[tokio::test]

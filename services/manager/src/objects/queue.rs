@@ -15,7 +15,9 @@
 //! `queue.ShutDown` it leads to, and only they call it.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::lock::wait::{
+    compare_error, deadline_in, guard, no_args, seconds, wait_until, Waiters,
+};
 use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::proxyref;
@@ -24,7 +26,6 @@ use mpcluster_wire::Value;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 pub const EXPOSED: &[&str] = &[
     "empty",
@@ -51,9 +52,9 @@ pub struct Queue {
     /// 0 for an unbounded queue (CPython: any `maxsize <= 0`).
     maxsize: usize,
     state: Mutex<State>,
-    not_empty: Notify,
-    not_full: Notify,
-    all_tasks_done: Notify,
+    not_empty: Waiters,
+    not_full: Waiters,
+    all_tasks_done: Waiters,
 }
 
 /// `Queue(maxsize=0)`.
@@ -66,9 +67,9 @@ pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyEx
     Ok(Arc::new(Queue {
         maxsize,
         state: Mutex::default(),
-        not_empty: Notify::new(),
-        not_full: Notify::new(),
-        all_tasks_done: Notify::new(),
+        not_empty: Waiters::new(),
+        not_full: Waiters::new(),
+        all_tasks_done: Waiters::new(),
     }))
 }
 
@@ -492,6 +493,24 @@ mod tests {
         assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(1));
         finish(Call::Wait(putter)).await.unwrap();
         assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(2));
+    }
+
+    #[tokio::test]
+    async fn a_put_to_a_waiting_getter_is_a_handoff() {
+        let q = make(vec![]);
+        let store = Store::new(16);
+        let c1 = CallCtx {
+            conn: 1,
+            store: &store,
+        };
+        crate::objects::lock::wait::take_handoff();
+        now(q.as_ref(), 2, "put", vec![int(1)]).unwrap();
+        assert!(!crate::objects::lock::wait::take_handoff(), "nobody waited");
+        assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(1));
+        let getter = pending(q.call(&c1, "get", Args::default())).await;
+        now(q.as_ref(), 2, "put", vec![int(2)]).unwrap();
+        assert!(crate::objects::lock::wait::take_handoff());
+        assert_eq!(finish(Call::Wait(getter)).await.unwrap(), int(2));
     }
 
     #[tokio::test]

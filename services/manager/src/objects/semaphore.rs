@@ -9,14 +9,15 @@
 //! typeids, as CPython's `AcquirerProxy` does, including 3.14's `locked`.
 
 use crate::args::{Args, Sig};
-use crate::objects::lock::wait::{compare_error, deadline_in, guard, no_args, seconds, wait_until};
+use crate::objects::lock::wait::{
+    compare_error, deadline_in, guard, no_args, seconds, wait_until, Waiters,
+};
 use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::Value;
 use std::any::Any;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 /// Above this many wake-ups `release(n)` wakes every waiter instead of
 /// calling `notify_one` `n` times; waiters re-check the counter anyway.
@@ -26,7 +27,7 @@ const WAKE_ONE_BY_ONE: u64 = 1024;
 pub struct Semaphore {
     value: Mutex<u64>,
     bound: Option<u64>,
-    released: Notify,
+    released: Waiters,
 }
 
 pub fn create_semaphore(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
@@ -73,7 +74,7 @@ impl Semaphore {
         Semaphore {
             value: Mutex::new(value),
             bound: bounded.then_some(value),
-            released: Notify::new(),
+            released: Waiters::new(),
         }
     }
 
