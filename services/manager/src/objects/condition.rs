@@ -329,6 +329,7 @@ impl SharedObject for Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::lock::wait::take_handoff;
     use crate::objects::lock::wait::testing::*;
     use crate::objects::lock::{create_lock, EXPOSED as LOCK_EXPOSED};
     use crate::pyexc::ExcKind;
@@ -447,12 +448,9 @@ mod tests {
         }
         assert_eq!(c.waiting(), 3);
         assert!(c.lock.try_acquire(4));
-        crate::objects::lock::wait::take_handoff();
+        take_handoff();
         now(&c, 4, "notify", vec![Value::Int(2)]).unwrap();
-        assert!(
-            crate::objects::lock::wait::take_handoff(),
-            "notify woke waiters"
-        );
+        assert!(take_handoff(), "notify woke waiters");
         assert_eq!(c.waiting(), 1);
         c.lock.release(4).unwrap();
         let mut waits = waits.into_iter();

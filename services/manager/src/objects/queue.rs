@@ -342,6 +342,7 @@ impl SharedObject for Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::lock::wait::take_handoff;
     use crate::objects::lock::wait::testing::*;
     use crate::store::Store;
     use mpcluster_wire::Object;
@@ -503,13 +504,13 @@ mod tests {
             conn: 1,
             store: &store,
         };
-        crate::objects::lock::wait::take_handoff();
+        take_handoff();
         now(q.as_ref(), 2, "put", vec![int(1)]).unwrap();
-        assert!(!crate::objects::lock::wait::take_handoff(), "nobody waited");
+        assert!(!take_handoff(), "nobody waited");
         assert_eq!(now(q.as_ref(), 1, "get", vec![]).unwrap(), int(1));
         let getter = pending(q.call(&c1, "get", Args::default())).await;
         now(q.as_ref(), 2, "put", vec![int(2)]).unwrap();
-        assert!(crate::objects::lock::wait::take_handoff());
+        assert!(take_handoff());
         assert_eq!(finish(Call::Wait(getter)).await.unwrap(), int(2));
     }
 
