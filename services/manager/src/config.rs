@@ -104,6 +104,13 @@ pub struct Config {
     #[arg(long, env = "MPCLUSTER_NO_ADMIN")]
     pub no_admin: bool,
 
+    /// Most admin connections open at once (HTTP, event streams, gRPC);
+    /// more get a 503 and are closed, so the admin port cannot use up the
+    /// file descriptors the data port needs.
+    #[arg(long, env = "MPCLUSTER_ADMIN_MAX_CONNECTIONS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub admin_max_connections: u32,
+
     /// Threads serving connections; defaults to the CPUs this process may
     /// use less one (at least 1), leaving a core to the clients that
     /// usually share the host (see docs/performance.md).
@@ -257,5 +264,14 @@ mod tests {
         assert_eq!(c.workers, Some(1));
         let e = Config::try_parse_from(["mpcluster-manager", "--workers", "0"]).unwrap_err();
         assert!(e.to_string().contains("--workers"), "{e}");
+    }
+
+    #[test]
+    fn admin_connection_cap_defaults_to_256_and_is_positive() {
+        let c = Config::try_parse_from(["mpcluster-manager"]).unwrap();
+        assert_eq!(c.admin_max_connections, 256);
+        let e = Config::try_parse_from(["mpcluster-manager", "--admin-max-connections", "0"])
+            .unwrap_err();
+        assert!(e.to_string().contains("--admin-max-connections"), "{e}");
     }
 }

@@ -73,6 +73,7 @@ impl Server {
                 ..pickle::Limits::default()
             },
             max_connections: config.max_connections,
+            admin_max_connections: config.admin_max_connections as usize,
             handshake_timeout: config.handshake_timeout,
             auth_policy: AuthPolicy {
                 refuse_md5: config.refuse_md5,

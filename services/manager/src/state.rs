@@ -18,6 +18,7 @@ pub struct Settings {
     pub max_frame: usize,
     pub pickle: pickle::Limits,
     pub max_connections: usize,
+    pub admin_max_connections: usize,
     pub handshake_timeout: Duration,
     pub auth_policy: AuthPolicy,
     pub allow_remote_shutdown: bool,

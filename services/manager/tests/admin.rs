@@ -612,3 +612,40 @@ async fn dropping_a_connection_releases_the_proxies_it_was_handed() {
         .is_none());
     r.stop.cancel();
 }
+
+/// Past `--admin-max-connections` the admin port answers 503 and closes
+/// (it cannot spend the file descriptors the data port needs); a slot
+/// freed by a closing connection serves again, and the data port never
+/// noticed.
+#[tokio::test]
+async fn admin_connections_past_the_cap_are_refused() {
+    let r = start(&["--admin-max-connections", "2"]).await;
+    // Two idle connections hold both slots (as keep-alive clients do).
+    let first = TcpStream::connect(r.admin).await.unwrap();
+    let _second = TcpStream::connect(r.admin).await.unwrap();
+    let refused = http(r.admin, "GET", "/healthz", None).await;
+    assert_eq!(refused.status, 503, "{}", refused.head);
+    assert!(
+        refused.body.contains("admin connection limit reached"),
+        "{}",
+        refused.body
+    );
+    let id = create(r.data, "dict").await;
+    assert!(r.shared.store.get(&id).is_some());
+
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = http(r.admin, "GET", "/healthz", None).await;
+        if reply.status == 200 {
+            break;
+        }
+        assert_eq!(reply.status, 503);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the freed slot never served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    r.stop.cancel();
+}

@@ -5,12 +5,14 @@
 //! `view.rs` is the narrow read-only view of the manager's state both
 //! protocols answer from; `http.rs` builds the router, `grpc.rs` the tonic
 //! service mounted in it, `auth.rs` checks the admin token, `openapi.rs`
-//! documents the API and `page.rs` serves the page. The listener stops on
-//! the manager's one shutdown signal, finishing requests in flight.
+//! documents the API and `page.rs` serves the page. The listener
+//! (`listener.rs`) caps the connections open at once; it stops on the
+//! manager's one shutdown signal, finishing requests in flight.
 
 pub mod auth;
 pub mod grpc;
 pub mod http;
+pub mod listener;
 pub mod openapi;
 pub mod page;
 pub mod view;
@@ -18,6 +20,7 @@ pub mod view;
 use crate::config::Config;
 use crate::state::Shared;
 use auth::{AdminToken, TokenError};
+use listener::CappedListener;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use thiserror::Error;
@@ -39,7 +42,7 @@ pub enum AdminError {
 
 /// A bound, not yet serving, admin surface.
 pub struct Admin {
-    listener: TcpListener,
+    listener: CappedListener,
     router: axum::Router,
     shutdown: CancellationToken,
 }
@@ -76,6 +79,7 @@ impl Admin {
         println!("mpcluster-manager admin on {local}");
         info!(addr = %local, "admin listening");
         let shutdown = shared.shutdown.clone();
+        let listener = CappedListener::new(listener, shared.settings.admin_max_connections);
         let router = http::router(Arc::new(AdminView::new(shared)), Arc::new(token));
         Ok(Admin {
             listener,
@@ -85,7 +89,7 @@ impl Admin {
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        axum::serve::Listener::local_addr(&self.listener)
     }
 
     /// Serves HTTP/1.1 and HTTP/2 (gRPC) until the shutdown signal, then
