@@ -337,3 +337,59 @@ def test_one_worker_serves_others_while_clients_block(manager_factory):
     assert sorted(g.join()[0] for g in getters) == [0, 1, 2]
     lock.release()
     assert waiter.join() == (True, None)
+
+
+@mpcluster_only("CPython's server has no connection cap and keeps its open-file limit")
+def test_connection_cap_holds_under_a_low_open_file_limit(manager_factory):
+    """Started with a soft open-file limit of 128 (systemd's default is
+    1,024), the server raises it to what its caps need, serves every
+    connection up to ``--max-connections`` and closes the next one at
+    accept; a freed slot serves again. Without the raise, accept fails with
+    EMFILE past ~120 connections and their handshakes never start."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 700:
+        pytest.skip(f"hard open-file limit {hard} is below what the test needs")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+    try:
+        server = manager_factory("--max-connections", "300")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert "open-file limit raised from=128" in server.log()
+    conns = []
+
+    def open_all():
+        # Serving connections stay open (a control connection is closed
+        # after its one reply). A handshake the server never starts would
+        # block forever: CPython's Client has no timeout.
+        for _ in range(300):
+            conns.append(serving_connection(server))
+
+    try:
+        _, error = in_thread(open_all).join(timeout=30)
+        assert error is None, repr(error)
+        # Connections past the cap are closed at accept, long before the
+        # handshake timeout (10 s).
+        extra = socket.create_connection(server.address)
+        assert read_until_closed(extra, 5)
+        extra.close()
+        conns.pop().close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                conns.append(serving_connection(server))
+                break
+            except (EOFError, ConnectionError):
+                assert time.monotonic() < deadline, "the freed slot never served"
+                time.sleep(0.05)
+        # Every one of them is still answered (a call on no object: the
+        # error reply CPython's serve_client gives).
+        for c in conns:
+            c.send((None, "dummy", (), {}))
+        for c in conns:
+            reply = reply_or_closed(c)
+            assert reply not in ("closed", "no reply") and reply[0] == "#TRACEBACK", reply
+    finally:
+        for c in conns:
+            c.close()

@@ -15,6 +15,7 @@ pub mod config;
 pub mod connection;
 pub mod control;
 pub mod events;
+pub mod fdlimit;
 pub mod metrics;
 pub mod objects;
 pub mod proxyref;

@@ -5,10 +5,11 @@
 use clap::Parser;
 use mpcluster_manager::admin::Admin;
 use mpcluster_manager::config::Config;
+use mpcluster_manager::fdlimit;
 use mpcluster_manager::server::Server;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Every request allocates a few short-lived values on one worker and may
 /// free them on another; glibc's malloc spent a sixth of the server's CPU
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    raise_fd_limit(&config);
     let workers = config.workers.map_or_else(default_workers, usize::from);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -95,6 +97,42 @@ fn default_workers() -> usize {
         .map_or(1, std::num::NonZeroUsize::get)
         .saturating_sub(1)
         .max(1)
+}
+
+/// Raises the open-file limit to what `--max-connections` and
+/// `--admin-max-connections` need, as far as the hard limit allows, and
+/// warns when that is not enough (`fdlimit.rs`).
+fn raise_fd_limit(config: &Config) {
+    let admin = if config.no_admin {
+        0
+    } else {
+        config.admin_max_connections as usize
+    };
+    let needed = fdlimit::needed(config.max_connections, admin);
+    match fdlimit::raise(needed) {
+        Ok(limit) => {
+            if limit.now > limit.before {
+                info!(
+                    from = limit.before,
+                    to = limit.now,
+                    "open-file limit raised"
+                );
+            }
+            if !limit.enough() {
+                warn!(
+                    limit = limit.now,
+                    needed,
+                    "the open-file limit leaves room for about {} connections, fewer than \
+                     --max-connections {}: connections past it fail at accept; raise the \
+                     hard limit (ulimit -Hn, docker's --ulimit nofile=N) or lower \
+                     --max-connections",
+                    limit.connections(),
+                    config.max_connections,
+                );
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
 }
 
 /// Ctrl-C and SIGTERM both cancel the one shutdown token.
