@@ -91,9 +91,10 @@ class Manager:
                 self.proc.wait()
 
 
-def start_manager(tmp_dir, *flags, authkey=b"mpcluster-test-key", config=None, env=None):
+def start_manager(tmp_dir, *flags, authkey=b"mpcluster-test-key", config=None, env=None, preexec_fn=None):
     """Starts the real binary bound to 127.0.0.1 on a free port (port 0) and
-    waits for its 'listening on' line."""
+    waits for its 'listening on' line (``preexec_fn``: run in the child
+    before it starts, e.g. to set resource limits)."""
     binary = cargo_bin("mpcluster-manager")
     args = [str(binary), "--bind", "127.0.0.1:0", *flags]
     if config is not None:
@@ -111,7 +112,7 @@ def start_manager(tmp_dir, *flags, authkey=b"mpcluster-test-key", config=None, e
     )
     full_env.update(env or {})
     log = open(log_path, "wb")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=full_env)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=full_env, preexec_fn=preexec_fn)
     line = b""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

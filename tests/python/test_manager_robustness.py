@@ -393,3 +393,56 @@ def test_connection_cap_holds_under_a_low_open_file_limit(manager_factory):
     finally:
         for c in conns:
             c.close()
+
+
+@mpcluster_only("CPython's server makes a thread per connection and never refuses one")
+def test_out_of_file_descriptors_refuses_instead_of_hanging(manager_factory):
+    """With a hard open-file limit of 64 the server cannot hold its
+    --max-connections: past the limit a client's connection is closed at
+    once (a spare descriptor accepts and closes it) instead of waiting in
+    the backlog, where a CPython client, which has no timeout, would hang.
+    Connections already open keep being served, and a freed descriptor
+    serves a new client."""
+    import resource
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    server = manager_factory("--max-connections", "500", preexec_fn=low_limit)
+    assert "open-file limit leaves room for about 32 connections" in server.log()
+    conns = []
+    refused = []
+
+    def open_until_refused():
+        for _ in range(200):
+            try:
+                conns.append(serving_connection(server))
+            except (EOFError, ConnectionError) as e:
+                refused.append(e)
+                return
+
+    try:
+        _, error = in_thread(open_until_refused).join(timeout=30)
+        assert error is None, repr(error)
+        assert refused, "200 connections under a limit of 64 descriptors"
+        assert 20 < len(conns) < 64, len(conns)
+        for c in conns[:5]:
+            c.close()
+        del conns[:5]
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                conns.append(serving_connection(server))
+                break
+            except (EOFError, ConnectionError):
+                assert time.monotonic() < deadline, "a freed descriptor never served"
+                time.sleep(0.05)
+        for c in conns:
+            c.send((None, "dummy", (), {}))
+        for c in conns:
+            reply = reply_or_closed(c)
+            assert reply not in ("closed", "no reply") and reply[0] == "#TRACEBACK", reply
+        assert "out of file descriptors" in server.log()
+    finally:
+        for c in conns:
+            c.close()

@@ -11,9 +11,11 @@
 
 use std::io;
 
-/// Descriptors besides connections: listeners, the runtime's epoll and
-/// wake-up descriptors, the log, the config file, `/proc` reads.
-pub const SPARE: u64 = 64;
+/// Descriptors besides connections, with room to spare: standard streams,
+/// listeners, the runtime's epoll and wake-up descriptors, the signal
+/// pipe, the spare descriptor, the config file, `/proc` reads (about 12
+/// measured at rest).
+pub const SPARE: u64 = 32;
 
 /// What the limit was, is now, and would need to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,13 +57,72 @@ pub fn raise(needed: u64) -> io::Result<FdLimit> {
     })
 }
 
+/// Whether an `accept` failed for want of a file descriptor.
+pub fn out_of_fds(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// One descriptor held back for the moment the process runs out.
+///
+/// A connection the server cannot accept waits in the kernel's backlog,
+/// and a CPython client, whose `Client()` has no timeout, waits with it
+/// until some descriptor is freed, maybe forever. With this one released,
+/// the server accepts the first waiting client and closes it at once: the
+/// client gets a closed connection it can report (`EOFError`), as past
+/// `--max-connections`. (The technique of libuv and nginx.)
+pub struct SpareFd(Option<std::fs::File>);
+
+impl SpareFd {
+    pub fn new() -> Self {
+        SpareFd(std::fs::File::open("/dev/null").ok())
+    }
+
+    /// Frees the spare descriptor; false when there was none to free.
+    pub fn release(&mut self) -> bool {
+        self.0.take().is_some()
+    }
+
+    /// Takes a descriptor back (it may fail while the process is still
+    /// out of them; the next `release` then has nothing to give).
+    pub fn restore(&mut self) {
+        if self.0.is_none() {
+            self.0 = std::fs::File::open("/dev/null").ok();
+        }
+    }
+}
+
+impl Default for SpareFd {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn out_of_fds_is_emfile_or_enfile() {
+        assert!(out_of_fds(&io::Error::from_raw_os_error(libc::EMFILE)));
+        assert!(out_of_fds(&io::Error::from_raw_os_error(libc::ENFILE)));
+        assert!(!out_of_fds(&io::Error::from_raw_os_error(
+            libc::ECONNABORTED
+        )));
+        assert!(!out_of_fds(&io::Error::other("x")));
+    }
+
+    #[test]
+    fn the_spare_descriptor_is_released_once_and_restored() {
+        let mut spare = SpareFd::new();
+        assert!(spare.release());
+        assert!(!spare.release(), "nothing left to free");
+        spare.restore();
+        assert!(spare.release());
+    }
+
+    #[test]
     fn needed_counts_both_ports_and_the_spare() {
-        assert_eq!(needed(20_000, 256), 20_320);
+        assert_eq!(needed(20_000, 256), 20_288);
         assert_eq!(needed(1, 0), 1 + SPARE);
         assert_eq!(needed(usize::MAX, usize::MAX), u64::MAX);
     }

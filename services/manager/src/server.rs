@@ -10,6 +10,7 @@ use crate::args::Args;
 use crate::config::{toml_to_value, Config, ConfigError, FileConfig};
 use crate::connection;
 use crate::events::Events;
+use crate::fdlimit;
 use crate::objects::CallCtx;
 use crate::registry;
 use crate::state::{Settings, Shared};
@@ -24,6 +25,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+
+/// How long the accept loop waits for the client it turns away when out
+/// of descriptors (one is waiting when `accept` fails with `EMFILE`).
+const REFUSE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -112,6 +117,7 @@ impl Server {
     pub async fn run(self) {
         let Server { listener, shared } = self;
         let permits = Arc::new(Semaphore::new(shared.settings.max_connections));
+        let mut spare = fdlimit::SpareFd::new();
         if let Some(after) = shared.settings.reap_orphans_after {
             tokio::spawn(crate::reaper::run(shared.clone(), after));
         }
@@ -131,6 +137,17 @@ impl Server {
             };
             let (stream, peer) = match accepted {
                 Ok(a) => a,
+                Err(e) if fdlimit::out_of_fds(&e) && spare.release() => {
+                    // Turn away the first waiting client at once (see
+                    // `SpareFd`), then keep the descriptor back again.
+                    let first = tokio::time::timeout(REFUSE_WAIT, listener.accept()).await;
+                    if let Ok(Ok((stream, peer))) = first {
+                        warn!(%peer, "connection refused: out of file descriptors (see the open-file limit at start)");
+                        drop(stream);
+                    }
+                    spare.restore();
+                    continue;
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: keep serving the
                     // connections we have.
