@@ -348,14 +348,14 @@ def test_connection_cap_holds_under_a_low_open_file_limit(manager_factory):
     EMFILE past ~120 connections and their handshakes never start."""
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < 700:
         pytest.skip(f"hard open-file limit {hard} is below what the test needs")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
-    try:
-        server = manager_factory("--max-connections", "300")
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    def low_soft_limit():  # in the server's process only
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+
+    server = manager_factory("--max-connections", "300", preexec_fn=low_soft_limit)
     assert "open-file limit raised from=128" in server.log()
     conns = []
 
