@@ -80,6 +80,28 @@ def reply_or_closed(conn, timeout=10):
         return "closed"
 
 
+def serving_connection_once_freed(manager, what, timeout=10):
+    """A serving connection opened after one was closed: the server may
+    turn clients away until it has noticed the close."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return serving_connection(manager)
+        except (EOFError, ConnectionError):
+            assert time.monotonic() < deadline, f"{what} never served"
+            time.sleep(0.05)
+
+
+def assert_all_answered(conns):
+    """Every connection still answers (a call on no object gets the error
+    reply CPython's serve_client gives)."""
+    for c in conns:
+        c.send((None, "dummy", (), {}))
+    for c in conns:
+        reply = reply_or_closed(c)
+        assert reply not in ("closed", "no reply") and reply[0] == "#TRACEBACK", reply
+
+
 def test_garbage_bytes_instead_of_a_handshake(manager, victim):
     rng = random.Random(1234)
     payloads = [
@@ -375,21 +397,8 @@ def test_connection_cap_holds_under_a_low_open_file_limit(manager_factory):
         assert read_until_closed(extra, 5)
         extra.close()
         conns.pop().close()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                conns.append(serving_connection(server))
-                break
-            except (EOFError, ConnectionError):
-                assert time.monotonic() < deadline, "the freed slot never served"
-                time.sleep(0.05)
-        # Every one of them is still answered (a call on no object: the
-        # error reply CPython's serve_client gives).
-        for c in conns:
-            c.send((None, "dummy", (), {}))
-        for c in conns:
-            reply = reply_or_closed(c)
-            assert reply not in ("closed", "no reply") and reply[0] == "#TRACEBACK", reply
+        conns.append(serving_connection_once_freed(server, "the freed slot"))
+        assert_all_answered(conns)
     finally:
         for c in conns:
             c.close()
@@ -429,19 +438,8 @@ def test_out_of_file_descriptors_refuses_instead_of_hanging(manager_factory):
         for c in conns[:5]:
             c.close()
         del conns[:5]
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                conns.append(serving_connection(server))
-                break
-            except (EOFError, ConnectionError):
-                assert time.monotonic() < deadline, "a freed descriptor never served"
-                time.sleep(0.05)
-        for c in conns:
-            c.send((None, "dummy", (), {}))
-        for c in conns:
-            reply = reply_or_closed(c)
-            assert reply not in ("closed", "no reply") and reply[0] == "#TRACEBACK", reply
+        conns.append(serving_connection_once_freed(server, "a freed descriptor"))
+        assert_all_answered(conns)
         assert "out of file descriptors" in server.log()
     finally:
         for c in conns:

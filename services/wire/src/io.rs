@@ -232,31 +232,35 @@ where
     read_frame_with(r, max, buf, |_| {}).await
 }
 
-/// [`read_frame`], calling `on_partial` before each wait for the rest of a
-/// frame that is already partly in `buf`.
+/// [`read_frame`], calling `on_partial` the first time it must wait for
+/// the rest of a frame that is already partly in `buf` (at most once).
 ///
 /// A TCP server uses it to acknowledge at once what it has: a CPython
 /// client writes the header of a payload over [`SINGLE_WRITE_MAX`] bytes
 /// separately and, under Nagle's algorithm, holds the payload back until
 /// that header is acknowledged, which a delayed ACK puts off by ~40 ms
-/// (spec 2.2a).
+/// (spec 2.2a). Once is enough: that ACK also leaves the kernel
+/// acknowledging the frame's later segments as they come.
 pub async fn read_frame_with<R, F>(
     r: &mut R,
     max: usize,
     buf: &mut BytesMut,
-    mut on_partial: F,
+    on_partial: F,
 ) -> Result<Option<Bytes>, FrameError>
 where
     R: AsyncRead + Unpin,
-    F: FnMut(&R),
+    F: FnOnce(&R),
 {
     let mut codec = FrameCodec::new(max);
+    let mut on_partial = Some(on_partial);
     loop {
         if let Some(frame) = codec.decode(buf)? {
             return Ok(Some(frame.freeze()));
         }
         if !buf.is_empty() {
-            on_partial(r);
+            if let Some(hook) = on_partial.take() {
+                hook(r);
+            }
         }
         // Room for a whole small request per read: the codec alone would
         // reserve just a header, costing a second `recv` for every frame.

@@ -164,3 +164,23 @@ impl AsyncWrite for CappedStream {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::REFUSAL;
+
+    /// The hand-written 503 declares the length its body really has.
+    #[test]
+    fn refusal_content_length_matches_its_body() {
+        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let declared: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(declared, body.len());
+        assert!(head.starts_with("HTTP/1.1 503 "));
+    }
+}
