@@ -20,6 +20,7 @@ import pytest
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client
 
+from _browser import admin_address, request, wait_until
 from _mgr import (  # noqa: F401  (fixtures are used by name)
     REFERENCE,
     assert_serving,
@@ -404,21 +405,21 @@ def test_connection_cap_holds_under_a_low_open_file_limit(manager_factory):
             c.close()
 
 
-@mpcluster_only("CPython's server makes a thread per connection and never refuses one")
-def test_out_of_file_descriptors_refuses_instead_of_hanging(manager_factory):
-    """With a hard open-file limit of 64 the server cannot hold its
-    --max-connections: past the limit a client's connection is closed at
-    once (a spare descriptor accepts and closes it) instead of waiting in
-    the backlog, where a CPython client, which has no timeout, would hang.
-    Connections already open keep being served, and a freed descriptor
-    serves a new client."""
+FD_LIMIT = 64
+
+
+def low_file_limit():
+    """Run in the server's process before it starts: a hard open-file
+    limit of 64, far below what --max-connections 500 needs."""
     import resource
 
-    def low_limit():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
 
-    server = manager_factory("--max-connections", "500", preexec_fn=low_limit)
-    assert "open-file limit leaves room for about 32 connections" in server.log()
+
+def fill_descriptors(server):
+    """Opens serving connections until the server turns one away for want
+    of a descriptor; returns the open ones (a CPython client has no
+    timeout, so a client left in the backlog hangs the opener: 30 s)."""
     conns = []
     refused = []
 
@@ -430,17 +431,77 @@ def test_out_of_file_descriptors_refuses_instead_of_hanging(manager_factory):
                 refused.append(e)
                 return
 
+    _, error = in_thread(open_until_refused).join(timeout=30)
+    if error is not None or not refused:
+        for c in conns:
+            c.close()
+    assert error is None, repr(error)
+    assert refused, f"200 connections under a limit of {FD_LIMIT} descriptors"
+    # The server takes its spare descriptor back just after the close the
+    # refused client saw; until then one descriptor is free.
+    wait_until(
+        lambda: len(os.listdir(f"/proc/{server.proc.pid}/fd")) >= FD_LIMIT,
+        what=f"the server to hold all {FD_LIMIT} descriptors again",
+    )
+    return conns
+
+
+@mpcluster_only("CPython's server makes a thread per connection and never refuses one")
+def test_out_of_file_descriptors_refuses_instead_of_hanging(manager_factory):
+    """With a hard open-file limit of 64 the server cannot hold its
+    --max-connections: past the limit a client's connection is closed at
+    once (a spare descriptor accepts and closes it) instead of waiting in
+    the backlog, where a CPython client, which has no timeout, would hang.
+    Connections already open keep being served, and a freed descriptor
+    serves a new client."""
+    server = manager_factory("--max-connections", "500", preexec_fn=low_file_limit)
+    assert "open-file limit leaves room for about 32 connections" in server.log()
+    conns = fill_descriptors(server)
     try:
-        _, error = in_thread(open_until_refused).join(timeout=30)
-        assert error is None, repr(error)
-        assert refused, "200 connections under a limit of 64 descriptors"
-        assert 20 < len(conns) < 64, len(conns)
+        assert 20 < len(conns) < FD_LIMIT, len(conns)
         for c in conns[:5]:
             c.close()
         del conns[:5]
         conns.append(serving_connection_once_freed(server, "a freed descriptor"))
         assert_all_answered(conns)
         assert "out of file descriptors" in server.log()
+    finally:
+        for c in conns:
+            c.close()
+
+
+@mpcluster_only("CPython's server has no admin port")
+def test_admin_port_out_of_file_descriptors_closes_instead_of_hanging(manager_factory):
+    """The admin port, out of descriptors, closes a new connection at once
+    as the data port does (its own spare descriptor), rather than leaving
+    the HTTP client to its timeout; once descriptors are freed it answers
+    again."""
+    server = manager_factory("--max-connections", "500", preexec_fn=low_file_limit)
+    host, port = admin_address(server).rsplit(":", 1)
+    conns = fill_descriptors(server)
+    try:
+        started = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_until_closed(s, 10), "the admin port left the connection waiting"
+        assert time.monotonic() - started < 5
+        # Logged once the spare descriptor is back, just after the close.
+        wait_until(
+            lambda: "admin connection refused: out of file descriptors" in server.log(),
+            what="the refusal in the log",
+        )
+        for c in conns[:5]:
+            c.close()
+        del conns[:5]
+
+        def healthy():
+            try:
+                return request(f"{host}:{port}", "/healthz", token=None).status == 200
+            except OSError:
+                return False
+
+        wait_until(healthy, what="the admin port to answer once descriptors were freed")
+        assert_all_answered(conns)
     finally:
         for c in conns:
             c.close()

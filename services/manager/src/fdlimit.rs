@@ -10,6 +10,16 @@
 //! so, or says plainly how many connections it can really hold.
 
 use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long [`SpareFd::turn_away`] waits for the client it turns away.
+pub const REFUSE_WAIT: Duration = Duration::from_millis(50);
+
+/// Pause of an accept loop after an accept failed for no client's fault
+/// (no spare descriptor left, say), so a failure that repeats does not spin.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 /// Descriptors besides connections, with room to spare: standard streams,
 /// listeners, the runtime's epoll and wake-up descriptors, the signal
@@ -91,6 +101,37 @@ impl SpareFd {
     }
 }
 
+/// What [`SpareFd::turn_away`] did.
+#[derive(Debug)]
+pub enum TurnedAway {
+    /// This client was accepted and closed at once.
+    Client(SocketAddr),
+    /// Nobody was waiting (or the accept failed again).
+    Nobody,
+    /// There was no spare descriptor to free: wait for one to be closed.
+    NoSpare,
+}
+
+impl SpareFd {
+    /// After an accept on `listener` failed for want of a descriptor:
+    /// frees the spare one, accepts the first waiting client (waiting at
+    /// most [`REFUSE_WAIT`]) and closes it, then takes the descriptor back.
+    pub async fn turn_away(&mut self, listener: &TcpListener) -> TurnedAway {
+        if !self.release() {
+            return TurnedAway::NoSpare;
+        }
+        let first = tokio::time::timeout(REFUSE_WAIT, listener.accept()).await;
+        // The accepted stream is closed here, before the spare is taken
+        // back: it holds the one descriptor the restore needs.
+        let turned = match first {
+            Ok(Ok((_stream, peer))) => TurnedAway::Client(peer),
+            _ => TurnedAway::Nobody,
+        };
+        self.restore();
+        turned
+    }
+}
+
 impl Default for SpareFd {
     fn default() -> Self {
         Self::new()
@@ -118,6 +159,33 @@ mod tests {
         assert!(!spare.release(), "nothing left to free");
         spare.restore();
         assert!(spare.release());
+    }
+
+    /// The waiting client is accepted and closed, the spare comes back;
+    /// without a spare nothing is accepted.
+    #[tokio::test]
+    async fn turning_away_closes_the_waiting_client() {
+        use tokio::io::AsyncReadExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut spare = SpareFd::new();
+        match spare.turn_away(&listener).await {
+            TurnedAway::Client(peer) => assert_eq!(peer, client.local_addr().unwrap()),
+            other => panic!("{other:?}"),
+        }
+        let mut byte = [0u8; 1];
+        assert_eq!(client.read(&mut byte).await.unwrap(), 0, "closed");
+        assert!(matches!(
+            spare.turn_away(&listener).await,
+            TurnedAway::Nobody
+        ));
+        assert!(spare.release(), "the spare was taken back");
+        let _waiting = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(matches!(
+            spare.turn_away(&listener).await,
+            TurnedAway::NoSpare
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::args::Args;
 use crate::config::{toml_to_value, Config, ConfigError, FileConfig};
 use crate::connection;
 use crate::events::Events;
-use crate::fdlimit;
+use crate::fdlimit::{self, TurnedAway, ACCEPT_RETRY};
 use crate::objects::CallCtx;
 use crate::registry;
 use crate::state::{Settings, Shared};
@@ -25,10 +25,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-
-/// How long the accept loop waits for the client it turns away when out
-/// of descriptors (one is waiting when `accept` fails with `EMFILE`).
-const REFUSE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -137,22 +133,26 @@ impl Server {
             };
             let (stream, peer) = match accepted {
                 Ok(a) => a,
-                Err(e) if fdlimit::out_of_fds(&e) && spare.release() => {
+                Err(e) if fdlimit::out_of_fds(&e) => {
                     // Turn away the first waiting client at once (see
-                    // `SpareFd`), then keep the descriptor back again.
-                    let first = tokio::time::timeout(REFUSE_WAIT, listener.accept()).await;
-                    if let Ok(Ok((stream, peer))) = first {
-                        warn!(%peer, "connection refused: out of file descriptors (see the open-file limit at start)");
-                        drop(stream);
+                    // `SpareFd`) rather than leave it hanging in the backlog.
+                    match spare.turn_away(&listener).await {
+                        TurnedAway::Client(peer) => {
+                            warn!(%peer, "connection refused: out of file descriptors (see the open-file limit at start)")
+                        }
+                        TurnedAway::Nobody => {}
+                        TurnedAway::NoSpare => {
+                            warn!(error = %e, "accept failed");
+                            tokio::time::sleep(ACCEPT_RETRY).await;
+                        }
                     }
-                    spare.restore();
                     continue;
                 }
                 Err(e) => {
-                    // Out of file descriptors and the like: keep serving the
-                    // connections we have.
+                    // A connection reset before we took it and the like:
+                    // keep serving the connections we have.
                     warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
             };

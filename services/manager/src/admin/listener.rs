@@ -11,6 +11,7 @@
 //! destroy the 503 before the client reads it); at most [`POLITE`] of those
 //! run at once, and past that a refused connection is just closed.
 
+use crate::fdlimit::{self, SpareFd, TurnedAway, ACCEPT_RETRY};
 use axum::serve::Listener;
 use std::io;
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ pub struct CappedListener {
     permits: Arc<Semaphore>,
     refusing: Arc<Semaphore>,
     max: usize,
+    spare: SpareFd,
 }
 
 impl CappedListener {
@@ -49,6 +51,7 @@ impl CappedListener {
             permits: Arc::new(Semaphore::new(max)),
             refusing: Arc::new(Semaphore::new(POLITE)),
             max,
+            spare: SpareFd::new(),
         }
     }
 
@@ -88,11 +91,24 @@ impl Listener for CappedListener {
         loop {
             let (stream, peer) = match self.inner.accept().await {
                 Ok(accepted) => accepted,
+                Err(e) if fdlimit::out_of_fds(&e) => {
+                    // As on the data port: close the first waiting client
+                    // at once rather than leave it in the backlog.
+                    match self.spare.turn_away(&self.inner).await {
+                        TurnedAway::Client(peer) => {
+                            warn!(%peer, "admin connection refused: out of file descriptors (see the open-file limit at start)")
+                        }
+                        TurnedAway::Nobody => {}
+                        TurnedAway::NoSpare => {
+                            warn!(error = %e, "admin accept failed");
+                            tokio::time::sleep(ACCEPT_RETRY).await;
+                        }
+                    }
+                    continue;
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: wait for some
-                    // to be closed rather than spin.
                     warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
             };
