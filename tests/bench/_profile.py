@@ -15,14 +15,21 @@ join the run's results (divided by the run's operation count).
   instrumentation off, switched on for the window only: the instruction
   count per operation is exact and repeatable on a noisy machine (the
   server is ~50x slower under valgrind, so compare counts, not times).
+* ``tcpdump``: a capture of the server's port on ``lo`` per run (both
+  servers; needs tcpdump and root); for ``lock``, the mean time per
+  operation the server and the clients each spend on the one chain of
+  events that sets the throughput (``_lockpath.py``).
 """
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+
+import _lockpath
 
 PERF_EVENTS = ["raw_syscalls:sys_enter", "context-switches", "task-clock"]
 
@@ -139,7 +146,47 @@ class Callgrind(NoProfile):
         return {"instructions": max(totals)} if totals else {}
 
 
-PROFILERS = {"perf-stat": PerfStat, "perf-record": PerfRecord, "callgrind": Callgrind}
+class Tcpdump(NoProfile):
+    """Captures the server's loopback traffic for the window (one pcap per
+    run in ``--profile-dir``); for ``lock`` also splits each operation's
+    chain into the server's and the client's part (``_lockpath.py``)."""
+
+    def __init__(self, out_dir):
+        self.out_dir = Path(out_dir)
+        self.proc = None
+        self.path = None
+        self.lock = False
+
+    def before(self, server, label):
+        if shutil.which("tcpdump") is None:
+            raise SystemExit("--profile tcpdump needs tcpdump (apt-get install tcpdump) and the right to capture (root)")
+        self.path = self.out_dir / f"tcpdump-{server.name}-{label}.pcap"
+        self.lock = label.startswith("lock-")
+        port = server.address[1]
+        self.proc = subprocess.Popen(
+            ["tcpdump", "-i", "lo", "-n", "-s", "256", "-w", str(self.path), f"tcp port {port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        # tcpdump says "listening on lo" once it captures.
+        line = self.proc.stderr.readline().decode(errors="replace")
+        if "listening" not in line:
+            self.proc.kill()
+            raise SystemExit(f"tcpdump did not start: {line.strip()}")
+
+    def after(self, server):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+        if not self.lock:
+            return {}
+        paths = _lockpath.lock_paths(self.path, server.address[1])
+        return {
+            "server_path_us": (paths["server"][0] * 1e6, paths["server"][1]),
+            "client_path_us": (paths["client"][0] * 1e6, paths["client"][1]),
+        }
+
+
+PROFILERS = {"perf-stat": PerfStat, "perf-record": PerfRecord, "callgrind": Callgrind, "tcpdump": Tcpdump}
 
 
 def make(name, out_dir):

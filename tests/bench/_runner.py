@@ -52,7 +52,8 @@ class RunResult:
     cpu_per_op_us: float
     errors: int  # operations that raised (not counted in ops)
     first_error: str
-    # Profiler counters over the window, per operation (see _profile.py).
+    # Profiler counters over the window, per operation or per event (see
+    # _profile.py and per_op).
     extra: dict = field(default_factory=dict)
 
     def to_json(self):
@@ -117,6 +118,21 @@ def percentile(sorted_values, q):
         return float("nan")
     rank = max(1, int(-(-q * len(sorted_values) // 100)))  # ceil(q/100 * n)
     return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def per_op(counters, ops):
+    """Counters over the window per operation; a ``(sum, n)`` pair is a mean
+    of its own (a profiler's per-event figure, not divided by ``ops``)."""
+    if not ops:
+        return {}
+    out = {}
+    for k, v in counters.items():
+        if isinstance(v, tuple):
+            total, n = v
+            out[k] = total / n if n else float("nan")
+        else:
+            out[k] = v / ops
+    return out
 
 
 def run_once(group, server, workload_name, nprocs, duration, python, tmp_dir, round_no, profiler):
@@ -207,5 +223,5 @@ def run_once(group, server, workload_name, nprocs, duration, python, tmp_dir, ro
         cpu_per_op_us=(cpu / ops * 1e6) if ops else float("nan"),
         errors=errors,
         first_error=first_error or "",
-        extra={k: v / ops for k, v in counters.items()} if ops else {},
+        extra=per_op(counters, ops),
     )

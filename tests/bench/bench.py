@@ -175,6 +175,8 @@ EXTRA_LABELS = {
     "ctx_switches": "ctx switches/op",
     "task_clock_ms": "task-clock/op ms",
     "instructions": "instructions/op",
+    "server_path_us": "server path us",
+    "client_path_us": "client path us",
 }
 
 
