@@ -220,3 +220,38 @@ def test_create_with_bad_constructor_arguments_is_a_remote_error(manager):
     with pytest.raises(RemoteError, match="TypeError"):
         m.dict(1)
     assert number_of_objects(manager) == base
+
+
+def test_file_names_that_are_not_utf8_are_shared(sync_manager):
+    """``os.listdir()`` decodes a file name that is not UTF-8 with
+    ``surrogateescape`` (``b'caf\\xe9.txt'`` -> ``'caf\\udce9.txt'``); pickle
+    writes the lone surrogate with ``surrogatepass``. Such names go into
+    dicts, lists, queues and namespaces and come back as they were, sort and
+    print as in CPython, and a key with a surrogate is not a key without."""
+    raw = [b"caf\xe9.txt", b"plain.txt", b"\xff", b"\xed\xa0\x80"]
+    names = [b.decode("utf-8", "surrogateescape") for b in raw]
+    assert any("\udc80" <= c <= "\udcff" for c in names[0])
+
+    d = sync_manager.dict()
+    l = sync_manager.list()
+    q = sync_manager.Queue()
+    for name, b in zip(names, raw):
+        d[name] = b
+        l.append(name)
+        q.put(name)
+    assert d[names[0]] == b"caf\xe9.txt"
+    assert sorted(d.keys()) == sorted(names)
+    assert "caf\ufffd.txt" not in d and names[0] in d
+    assert [q.get() for _ in names] == names
+    assert l.index(names[2]) == 2 and l.count(names[3]) == 1
+    l.sort()
+    assert l[:] == sorted(names)
+    assert str(l) == repr(sorted(names))
+    l.sort(key=str.upper, reverse=True)
+    assert l[:] == sorted(names, key=str.upper, reverse=True)
+    l.extend(names[0])  # a str is iterated by code point
+    assert l[-4:] == list(names[0])[-4:]
+
+    ns = sync_manager.Namespace()
+    ns.path = names[0]
+    assert ns.path == names[0]

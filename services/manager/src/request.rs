@@ -56,7 +56,7 @@ impl ArgsError {
 pub fn py_iter(v: Value) -> Result<Vec<Value>, Value> {
     Ok(match v {
         Value::Tuple(items) | Value::List(items) => items,
-        Value::Str(s) => s.chars().map(|c| Value::Str(c.to_string())).collect(),
+        s @ (Value::Str(_) | Value::SurrogateStr(_)) => s.str_items().unwrap_or_default(),
         Value::Bytes(b) | Value::ByteArray(b) => {
             b.into_iter().map(|x| Value::Int(x as i64)).collect()
         }

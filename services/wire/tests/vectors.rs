@@ -201,6 +201,8 @@ fn render(v: &Value, out: &mut String) {
         )
         .unwrap(),
         Value::Str(s) => repr_str(s, out),
+        // No capture holds one; Python's repr, as the tool would print it.
+        Value::SurrogateStr(_) => out.push_str(&v.repr()),
         Value::Bytes(b) => repr_bytes(b, out),
         Value::ByteArray(b) => {
             out.push_str("builtins.bytearray(");

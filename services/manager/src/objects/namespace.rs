@@ -41,11 +41,15 @@ pub fn create(_ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, P
 
 /// The attribute name argument (`getattr(ns, 5)` fails the same way).
 fn name_of(v: &Value) -> Result<&str, PyException> {
-    v.as_str().ok_or_else(|| {
-        PyException::type_error(format!(
+    v.as_str().ok_or_else(|| match v {
+        Value::SurrogateStr(_) => PyException::type_error(format!(
+            "mpcluster: attribute names holding a lone surrogate ({}) are not supported",
+            v.repr()
+        )),
+        _ => PyException::type_error(format!(
             "attribute name must be string, not '{}'",
             v.type_name()
-        ))
+        )),
     })
 }
 

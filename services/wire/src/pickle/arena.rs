@@ -190,6 +190,7 @@ impl Budget {
 pub(crate) fn payload_len(v: &Value) -> usize {
     match v {
         Value::Str(s) => s.len(),
+        Value::SurrogateStr(s) => s.as_bytes().len(),
         Value::Bytes(b) | Value::ByteArray(b) => b.len(),
         Value::BigInt(b) => (b.bits() / 8) as usize,
         _ => 0,

@@ -18,7 +18,7 @@ use super::known::native_reduce;
 use super::memo::Memo;
 use super::opcode::{self as op, name};
 use super::reader::Reader;
-use super::text::{self, UnicodeError};
+use super::text;
 use super::Limits;
 use crate::Value;
 
@@ -154,11 +154,8 @@ impl<'a> Machine<'a> {
             }
             op::UNICODE => {
                 let line = self.r.line()?;
-                let s = text::raw_unicode_escape(line).map_err(|e| match e {
-                    UnicodeError::Surrogate => self.surrogate(),
-                    UnicodeError::Bad(reason) => self.bad_text(reason),
-                })?;
-                self.leaf(Value::Str(s))?
+                let v = text::raw_unicode_escape(line).map_err(|e| self.bad_text(e))?;
+                self.leaf(v)?
             }
             op::SHORT_BINBYTES => {
                 let n = self.r.u8()?;

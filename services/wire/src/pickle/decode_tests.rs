@@ -333,13 +333,16 @@ fn malformed_input_errors() {
         }
     ));
     assert!(matches!(
-        err(b"\x8c\x03\xed\xa0\x80."),
-        LoneSurrogate { .. }
+        err(b"\x8c\x04\xed\xa0\x80\xff."),
+        InvalidUtf8 {
+            opcode: "SHORT_BINUNICODE",
+            ..
+        }
     ));
     assert!(matches!(
-        err(b"V\\ud800\n."),
+        err(b"c\xed\xa0\x80\nx\n."),
         LoneSurrogate {
-            opcode: "UNICODE",
+            opcode: "GLOBAL",
             ..
         }
     ));
@@ -824,4 +827,45 @@ proptest! {
             prop_assert_eq!(parts, whole);
         }
     }
+}
+
+/// `pickle.dumps('caf\udce9', p)` for p in 0..=5: a file name decoded with
+/// `surrogateescape` (`b'caf\xe9'` under a UTF-8 locale), which pickle
+/// writes with `surrogatepass`.
+const SURROGATE_EVERY_PROTOCOL: [&[u8]; 6] = [
+    b"Vcaf\\udce9\np0\n.",
+    b"X\x06\x00\x00\x00caf\xed\xb3\xa9q\x00.",
+    b"\x80\x02X\x06\x00\x00\x00caf\xed\xb3\xa9q\x00.",
+    b"\x80\x03X\x06\x00\x00\x00caf\xed\xb3\xa9q\x00.",
+    b"\x80\x04\x95\n\x00\x00\x00\x00\x00\x00\x00\x8c\x06caf\xed\xb3\xa9\x94.",
+    b"\x80\x05\x95\n\x00\x00\x00\x00\x00\x00\x00\x8c\x06caf\xed\xb3\xa9\x94.",
+];
+
+#[test]
+fn strings_with_lone_surrogates_decode_at_every_protocol() {
+    for (p, data) in SURROGATE_EVERY_PROTOCOL.iter().enumerate() {
+        let v = ok(data);
+        assert_eq!(v.repr(), r"'caf\udce9'", "protocol {p}");
+        let Value::SurrogateStr(s) = &v else {
+            panic!("protocol {p}: {v:?}")
+        };
+        assert_eq!(s.as_bytes(), b"caf\xed\xb3\xa9");
+        assert_eq!(s.char_count(), 4);
+        // Written back as CPython writes it.
+        assert_eq!(encode(&v), SURROGATE_EVERY_PROTOCOL[4], "protocol {p}");
+    }
+}
+
+#[test]
+fn a_list_of_surrogate_strings_round_trips_byte_for_byte() {
+    // pickle.dumps(['a\udcff', '\ud83d\ude00', 'plain'], 4)
+    let data: &[u8] = b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x04a\xed\xb3\xbf\x94\x8c\x06\xed\xa0\xbd\xed\xb8\x80\x94\x8c\x05plain\x94e.";
+    let v = ok(data);
+    assert_eq!(v.repr(), r"['a\udcff', '\ud83d\ude00', 'plain']");
+    assert_eq!(encode(&v), data);
+    // Half a surrogate is still not text.
+    assert!(matches!(
+        err(b"\x8c\x02\xed\xa0."),
+        PickleError::InvalidUtf8 { .. }
+    ));
 }

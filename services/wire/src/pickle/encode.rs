@@ -346,6 +346,7 @@ impl Encoder {
             Value::Float(f) => self.save_float(*f),
             Value::Complex(c) => self.save_complex(c.0, c.1),
             Value::Str(s) => self.save_str(s),
+            Value::SurrogateStr(s) => self.save_text(s.as_bytes()),
             Value::Bytes(b) => self.save_bytes(b),
             Value::ByteArray(b) => self.save_bytearray(b),
             Value::Tuple(items) => self.save_tuple(items)?,
@@ -415,7 +416,11 @@ impl Encoder {
     }
 
     fn save_str(&mut self, s: &str) {
-        let b = s.as_bytes();
+        self.save_text(s.as_bytes())
+    }
+
+    /// A `str` as its UTF-8 (`surrogatepass` for a `SurrogateStr`).
+    fn save_text(&mut self, b: &[u8]) {
         let h = Header::sized(
             op::SHORT_BINUNICODE,
             op::BINUNICODE,

@@ -10,6 +10,7 @@ use super::arena::{Head, Node, NodeId};
 use super::compat::fix_import;
 use super::decode::{object, Machine};
 use super::error::PickleError;
+use crate::value::SurrogateStr;
 use crate::Value;
 use num_bigint::BigInt;
 
@@ -234,12 +235,27 @@ impl<'a> Machine<'a> {
 
     pub(super) fn unicode(&mut self, n: u64) -> Result<(), PickleError> {
         let b = self.payload(n)?;
-        let s = self.utf8(b)?;
-        self.leaf(Value::Str(s))
+        let v = self.str_value(b)?;
+        self.leaf(v)
     }
 
-    /// UTF-8 as CPython decodes pickled `str` (`surrogatepass`): encoded
-    /// surrogates are recognised and refused by name.
+    /// A pickled `str`: UTF-8 with `surrogatepass`, as CPython writes it,
+    /// so a lone surrogate (a file name decoded with `surrogateescape`)
+    /// is a [`SurrogateStr`].
+    fn str_value(&self, b: &[u8]) -> Result<Value, PickleError> {
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(Value::Str(s.to_owned())),
+            Err(_) => SurrogateStr::from_surrogatepass(b)
+                .map(Value::SurrogateStr)
+                .ok_or(PickleError::InvalidUtf8 {
+                    opcode: self.opname(),
+                    offset: self.at,
+                }),
+        }
+    }
+
+    /// UTF-8 of a name (`GLOBAL`'s module and attribute): encoded
+    /// surrogates, which no importable name holds, are refused by name.
     pub(super) fn utf8(&self, b: &[u8]) -> Result<String, PickleError> {
         match std::str::from_utf8(b) {
             Ok(s) => Ok(s.to_owned()),

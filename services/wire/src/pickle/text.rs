@@ -7,6 +7,7 @@
 //! accepts, since that is what runs in `pickle.loads`. Errors are plain
 //! reasons; `decode.rs` wraps them with the opcode and offset.
 
+use crate::value::SurrogateStr;
 use crate::Value;
 use num_bigint::BigInt;
 use num_traits::Num;
@@ -231,22 +232,17 @@ fn escape_decode(s: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Why a `UNICODE` operand could not become a Rust string.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum UnicodeError {
-    Surrogate,
-    Bad(String),
-}
-
 /// `UNICODE`: the `raw-unicode-escape` codec. Bytes are Latin-1 code points,
 /// except that `\uXXXX` and `\UXXXXXXXX` are escapes when the backslash run
-/// before the `u` has odd length (an even run is literal backslashes).
-pub(crate) fn raw_unicode_escape(s: &[u8]) -> Result<String, UnicodeError> {
-    let mut out = String::with_capacity(s.len());
+/// before the `u` has odd length (an even run is literal backslashes). An
+/// escaped lone surrogate gives a [`SurrogateStr`]; the error is the reason
+/// the operand is not text.
+pub(crate) fn raw_unicode_escape(s: &[u8]) -> Result<Value, String> {
+    let mut points: Vec<u32> = Vec::with_capacity(s.len());
     let mut i = 0;
     while let Some(&b) = s.get(i) {
         if b != b'\\' {
-            out.push(char::from(b));
+            points.push(u32::from(b));
             i += 1;
             continue;
         }
@@ -261,33 +257,32 @@ pub(crate) fn raw_unicode_escape(s: &[u8]) -> Result<String, UnicodeError> {
             Some(b'u') if run % 2 == 1 => 4,
             Some(b'U') if run % 2 == 1 => 8,
             _ => {
-                out.extend(std::iter::repeat_n('\\', run));
+                points.extend(std::iter::repeat_n(u32::from(b'\\'), run));
                 i = after;
                 continue;
             }
         };
         // All but the last backslash of the run are literal.
-        out.extend(std::iter::repeat_n('\\', run - 1));
+        points.extend(std::iter::repeat_n(u32::from(b'\\'), run - 1));
         let hex = s
             .get(after + 1..after + 1 + width)
             .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .ok_or_else(|| {
-                UnicodeError::Bad(format!(
+                format!(
                     "truncated \\{}XXXX escape",
                     if width == 4 { 'u' } else { 'U' }
-                ))
+                )
             })?;
         let code = hex.iter().fold(0u32, |acc, d| {
             acc * 16 + (*d as char).to_digit(16).unwrap_or(0)
         });
-        match char::from_u32(code) {
-            Some(c) => out.push(c),
-            None if (0xd800..=0xdfff).contains(&code) => return Err(UnicodeError::Surrogate),
-            None => return Err(UnicodeError::Bad("\\Uxxxxxxxx out of range".into())),
+        if code > 0x10ffff {
+            return Err("\\Uxxxxxxxx out of range".into());
         }
+        points.push(code);
         i = after + 1 + width;
     }
-    Ok(out)
+    Ok(SurrogateStr::str_value(points))
 }
 
 /// The index of `PUT`/`GET`: a non-negative decimal (CPython parses it with
@@ -373,23 +368,25 @@ mod tests {
 
     #[test]
     fn raw_unicode_escape_matches_cpython() {
+        let text = |b: &[u8]| match raw_unicode_escape(b).unwrap() {
+            Value::Str(s) => s,
+            other => panic!("{other:?}"),
+        };
         // pickle.dumps('a\\b\u1234\U0001f600\n', 0) writes this operand.
-        let s = raw_unicode_escape(br"a\u005cb\u1234\U0001f600\u000a").unwrap();
+        let s = text(br"a\u005cb\u1234\U0001f600\u000a");
         assert_eq!(s, "a\\b\u{1234}\u{1f600}\n");
         // Latin-1 bytes are code points.
-        assert_eq!(raw_unicode_escape(b"\xe9").unwrap(), "\u{e9}");
+        assert_eq!(text(b"\xe9"), "\u{e9}");
         // An even run of backslashes is literal.
-        assert_eq!(raw_unicode_escape(br"\\u0041").unwrap(), r"\\u0041");
-        assert_eq!(raw_unicode_escape(br"\\\u0041").unwrap(), r"\\A");
-        assert_eq!(raw_unicode_escape(br"\ud800"), Err(UnicodeError::Surrogate));
-        assert!(matches!(
-            raw_unicode_escape(br"\u12"),
-            Err(UnicodeError::Bad(_))
-        ));
-        assert!(matches!(
-            raw_unicode_escape(br"\U00110000"),
-            Err(UnicodeError::Bad(_))
-        ));
+        assert_eq!(text(br"\\u0041"), r"\\u0041");
+        assert_eq!(text(br"\\\u0041"), r"\\A");
+        // pickle.dumps('x\udcff', 0): a lone surrogate.
+        assert_eq!(
+            raw_unicode_escape(br"x\udcff").unwrap(),
+            Value::SurrogateStr(SurrogateStr::from_surrogatepass(b"x\xed\xb3\xbf").unwrap())
+        );
+        assert!(raw_unicode_escape(br"\u12").is_err());
+        assert!(raw_unicode_escape(br"\U00110000").is_err());
     }
 
     #[test]

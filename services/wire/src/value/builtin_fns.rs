@@ -53,6 +53,7 @@ pub(crate) fn needs_python(what: String) -> SortKeyError {
 pub(crate) fn py_len(v: &Value) -> Result<Value, SortKeyError> {
     let n = match v {
         Value::Str(s) => s.chars().count(),
+        Value::SurrogateStr(s) => s.char_count(),
         Value::Bytes(b) | Value::ByteArray(b) => b.len(),
         Value::Tuple(items) | Value::List(items) => items.len(),
         Value::Dict(d) => d.len(),
@@ -131,6 +132,16 @@ pub(crate) fn py_case(cls: &str, method: &str, v: &Value) -> Result<Value, SortK
         ("str", "lower", Value::Str(s)) => Ok(Value::Str(s.to_lowercase())),
         ("str", "upper", Value::Str(s)) => Ok(Value::Str(s.to_uppercase())),
         ("str", "casefold", Value::Str(s)) => Ok(Value::Str(casefold(s))),
+        // The text between surrogates changes, the surrogates do not.
+        ("str", "lower", Value::SurrogateStr(s)) => {
+            Ok(Value::SurrogateStr(s.map_text(str::to_lowercase)))
+        }
+        ("str", "upper", Value::SurrogateStr(s)) => {
+            Ok(Value::SurrogateStr(s.map_text(str::to_uppercase)))
+        }
+        ("str", "casefold", Value::SurrogateStr(s)) => {
+            Ok(Value::SurrogateStr(s.map_text(casefold)))
+        }
         ("bytes", "lower", Value::Bytes(b)) => Ok(Value::Bytes(b.to_ascii_lowercase())),
         ("bytes", "upper", Value::Bytes(b)) => Ok(Value::Bytes(b.to_ascii_uppercase())),
         (_, _, Value::Object(o)) => Err(needs_python(format!(
@@ -173,7 +184,7 @@ pub(crate) fn py_getitem(container: &Value, index: &Value) -> Result<Value, Sort
     let (kind, oob) = match container {
         Value::List(_) => ("list", "list index out of range"),
         Value::Tuple(_) => ("tuple", "tuple index out of range"),
-        Value::Str(_) => ("string", "string index out of range"),
+        Value::Str(_) | Value::SurrogateStr(_) => ("string", "string index out of range"),
         Value::Bytes(_) => ("byte", "index out of range"),
         Value::ByteArray(_) => ("bytearray", "bytearray index out of range"),
         Value::Dict(d) => {
@@ -235,6 +246,10 @@ pub(crate) fn py_getitem(container: &Value, index: &Value) -> Result<Value, Sort
         Value::Str(s) => at(s.chars().count())
             .and_then(|j| s.chars().nth(j))
             .map(|c| Value::Str(c.to_string())),
+        Value::SurrogateStr(_) => {
+            let chars = container.str_items().unwrap_or_default();
+            at(chars.len()).and_then(|j| chars.get(j)).cloned()
+        }
         Value::Bytes(b) | Value::ByteArray(b) => at(b.len())
             .and_then(|j| b.get(j))
             .map(|&x| Value::Int(i64::from(x))),
@@ -245,6 +260,9 @@ pub(crate) fn py_getitem(container: &Value, index: &Value) -> Result<Value, Sort
 
 /// `str(v)` / `repr(v)` when the server knows the answer for certain.
 pub(crate) fn py_str_key(v: &Value, use_repr: bool) -> Result<Value, SortKeyError> {
+    if let (Value::SurrogateStr(_), false) = (v, use_repr) {
+        return Ok(v.clone());
+    }
     let s = if use_repr {
         repr_exact(v)
     } else {

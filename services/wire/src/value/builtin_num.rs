@@ -44,6 +44,8 @@ pub(crate) fn py_int(v: &Value) -> Result<Value, SortKeyError> {
             parse_int(s.as_bytes()).ok_or_else(invalid)
         }
         Value::Bytes(b) | Value::ByteArray(b) => parse_int(b).ok_or_else(invalid),
+        // A surrogate is never a digit nor a space.
+        Value::SurrogateStr(_) => Err(invalid()),
         Value::Object(o) => Err(needs_python(format!(
             "int() of a '{}' object",
             o.type_name()
@@ -82,6 +84,7 @@ pub(crate) fn py_float(v: &Value) -> Result<Value, SortKeyError> {
         Value::Bytes(b) | Value::ByteArray(b) => {
             parse_float(b).map(Value::Float).ok_or_else(invalid)
         }
+        Value::SurrogateStr(_) => Err(invalid()),
         Value::Object(o) => Err(needs_python(format!(
             "float() of a '{}' object",
             o.type_name()

@@ -20,6 +20,7 @@ impl PartialEq for Value {
         match (self, other) {
             (None, None) => true,
             (Str(a), Str(b)) => a == b,
+            (SurrogateStr(a), SurrogateStr(b)) => a == b,
             (Bytes(a) | ByteArray(a), Bytes(b) | ByteArray(b)) => a == b,
             (Tuple(a), Tuple(b)) | (List(a), List(b)) => a == b,
             (Dict(a), Dict(b)) => {

@@ -38,6 +38,11 @@ pub(crate) fn hash_into<H: Hasher>(v: &Value, h: &mut H) {
             h.write_u8(2);
             s.hash(h);
         }
+        // Never equal to a `Str` (that holds no surrogate).
+        Value::SurrogateStr(s) => {
+            h.write_u8(2);
+            s.hash(h);
+        }
         Value::Bytes(b) | Value::ByteArray(b) => {
             h.write_u8(3);
             b.hash(h);

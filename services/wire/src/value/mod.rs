@@ -34,6 +34,7 @@ mod repr_obj;
 pub mod serde;
 mod sort;
 mod sort_key;
+mod surrogate;
 
 pub use self::serde::{from_value, from_value_ref, to_value, SerdeError, ValueSerializer};
 pub use builtin_fns::SortKeyError;
@@ -43,6 +44,7 @@ pub use ord::{py_compare, py_lt, CompareOp};
 pub use repr::{ObjectRepr, ReprOptions};
 pub use sort::py_sort;
 pub use sort_key::{py_sort_by_key, SortKey, SUPPORTED as SUPPORTED_SORT_KEYS};
+pub use surrogate::{Piece, SurrogateStr};
 
 use num_bigint::BigInt;
 
@@ -62,6 +64,9 @@ pub enum Value {
     Float(f64),
     Complex(Box<(f64, f64)>),
     Str(String),
+    /// A `str` holding a lone surrogate, which `String` cannot (file names
+    /// decoded with `surrogateescape`); see [`SurrogateStr`].
+    SurrogateStr(SurrogateStr),
     Bytes(Vec<u8>),
     ByteArray(Vec<u8>),
     Tuple(Vec<Value>),
@@ -247,7 +252,7 @@ impl Value {
             Value::Int(_) | Value::BigInt(_) => "int".into(),
             Value::Float(_) => "float".into(),
             Value::Complex(_) => "complex".into(),
-            Value::Str(_) => "str".into(),
+            Value::Str(_) | Value::SurrogateStr(_) => "str".into(),
             Value::Bytes(_) => "bytes".into(),
             Value::ByteArray(_) => "bytearray".into(),
             Value::Tuple(_) => "tuple".into(),
@@ -257,6 +262,38 @@ impl Value {
             Value::FrozenSet(_) => "frozenset".into(),
             Value::Global(_) => "type".into(),
             Value::Object(o) => o.type_name(),
+        }
+    }
+
+    /// A `str`'s UTF-8 (`surrogatepass` when it holds surrogates), whose
+    /// byte order is Python's `str` order.
+    pub fn str_utf8(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s.as_bytes()),
+            Value::SurrogateStr(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
+    /// A `str`'s characters as one-character strings (`list('ab')`).
+    pub fn str_items(&self) -> Option<Vec<Value>> {
+        match self {
+            Value::Str(s) => Some(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+            Value::SurrogateStr(s) => Some(
+                s.pieces()
+                    .flat_map(|p| -> Vec<Value> {
+                        match p {
+                            Piece::Text(t) => {
+                                t.chars().map(|c| Value::Str(c.to_string())).collect()
+                            }
+                            Piece::Surrogate(cp) => {
+                                vec![Value::SurrogateStr(SurrogateStr::lone(cp))]
+                            }
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => None,
         }
     }
 
@@ -288,6 +325,7 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Complex(c) => c.0 != 0.0 || c.1 != 0.0,
             Value::Str(s) => !s.is_empty(),
+            Value::SurrogateStr(_) => true,
             Value::Bytes(b) | Value::ByteArray(b) => !b.is_empty(),
             Value::Tuple(v) | Value::List(v) => !v.is_empty(),
             Value::Dict(d) => !d.is_empty(),

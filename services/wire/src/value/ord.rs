@@ -83,8 +83,11 @@ fn compare(op: CompareOp, a: &Value, b: &Value, depth: usize) -> Result<bool, Op
             NumOrd::Complex => Err(not_orderable(op, a, b)),
         };
     }
+    if let (Some(x), Some(y)) = (a.str_utf8(), b.str_utf8()) {
+        // Code point order, surrogates included (see `SurrogateStr`).
+        return Ok(op.holds(x.cmp(y)));
+    }
     match (a, b) {
-        (Value::Str(x), Value::Str(y)) => Ok(op.holds(x.as_str().cmp(y.as_str()))),
         (Value::Bytes(x) | Value::ByteArray(x), Value::Bytes(y) | Value::ByteArray(y)) => {
             Ok(op.holds(x.as_slice().cmp(y.as_slice())))
         }

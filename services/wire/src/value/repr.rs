@@ -17,7 +17,7 @@
 //! stack.
 
 use super::repr_num::{complex_repr, float_repr};
-use super::{repr_obj, Object, Value};
+use super::{repr_obj, Object, Piece, SurrogateStr, Value};
 use crate::value::printable::is_printable;
 use std::fmt::Write as _;
 
@@ -67,6 +67,8 @@ impl Value {
     pub fn py_str(&self) -> String {
         match self {
             Value::Str(s) => s.clone(),
+            // A `String` cannot hold the surrogates: shown as U+FFFD.
+            Value::SurrogateStr(s) => s.to_string_lossy(),
             Value::Object(o) => {
                 let mut w = Writer::new(None, None);
                 if !repr_obj::write_exception_str(&mut w, o) {
@@ -76,6 +78,15 @@ impl Value {
             }
             _ => self.repr(),
         }
+    }
+}
+
+/// `unicode_repr`'s quote: `"` only when the text has a `'` and no `"`.
+fn repr_quote(has_single: bool, has_double: bool) -> char {
+    if has_single && !has_double {
+        '"'
+    } else {
+        '\''
     }
 }
 
@@ -222,6 +233,7 @@ impl<'a> Writer<'a> {
             Value::Float(f) => self.push(&float_repr(*f)),
             Value::Complex(c) => self.push(&complex_repr(c.0, c.1)),
             Value::Str(s) => self.str_repr(s),
+            Value::SurrogateStr(s) => self.surrogate_str_repr(s),
             Value::Bytes(b) => self.bytes_repr(b),
             Value::ByteArray(b) => self.bytearray_repr(b),
             Value::Tuple(items) => {
@@ -312,28 +324,51 @@ impl<'a> Writer<'a> {
 
     /// `unicode_repr`: single quotes unless the text has a `'` and no `"`.
     pub(crate) fn str_repr(&mut self, s: &str) {
-        let quote = if s.contains('\'') && !s.contains('"') {
-            '"'
-        } else {
-            '\''
+        let quote = repr_quote(s.contains('\''), s.contains('"'));
+        self.code_points_repr(quote, s.len(), s.chars().map(u32::from));
+    }
+
+    /// The same for a `str` holding surrogates, which are never printable.
+    pub(crate) fn surrogate_str_repr(&mut self, s: &SurrogateStr) {
+        let texts = || {
+            s.pieces().filter_map(|p| match p {
+                Piece::Text(t) => Some(t),
+                Piece::Surrogate(_) => None,
+            })
         };
-        let mut out = String::with_capacity(s.len() + 2);
+        let quote = repr_quote(
+            texts().any(|t| t.contains('\'')),
+            texts().any(|t| t.contains('"')),
+        );
+        let points = s
+            .pieces()
+            .flat_map(|p| -> Box<dyn Iterator<Item = u32> + '_> {
+                match p {
+                    Piece::Text(t) => Box::new(t.chars().map(u32::from)),
+                    Piece::Surrogate(cp) => Box::new(std::iter::once(u32::from(cp))),
+                }
+            });
+        self.code_points_repr(quote, s.as_bytes().len(), points);
+    }
+
+    fn code_points_repr(&mut self, quote: char, size: usize, points: impl Iterator<Item = u32>) {
+        let mut out = String::with_capacity(size + 2);
         out.push(quote);
         // Only as much of a huge string as the budget can show.
         let take = self.remaining().unwrap_or(usize::MAX);
-        for c in s.chars().take(take) {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c if c == quote => {
+        for cp in points.take(take) {
+            match char::from_u32(cp) {
+                Some('\\') => out.push_str("\\\\"),
+                Some('\t') => out.push_str("\\t"),
+                Some('\n') => out.push_str("\\n"),
+                Some('\r') => out.push_str("\\r"),
+                Some(c) if c == quote => {
                     out.push('\\');
                     out.push(c);
                 }
-                c if is_printable(c) => out.push(c),
-                c => {
-                    let cp = c as u32;
+                Some(c) if is_printable(c) => out.push(c),
+                // Other characters, and lone surrogates (no `char`).
+                _ => {
                     let _ = match cp {
                         0..=0xff => write!(out, "\\x{cp:02x}"),
                         0x100..=0xffff => write!(out, "\\u{cp:04x}"),

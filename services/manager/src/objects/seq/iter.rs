@@ -48,7 +48,7 @@ pub fn iterate_plain(v: &Value) -> Result<Option<Vec<Value>>, PyException> {
         Value::List(items) | Value::Tuple(items) => items.clone(),
         Value::Set(s) | Value::FrozenSet(s) => s.iter().cloned().collect(),
         Value::Dict(d) => d.keys().cloned().collect(),
-        Value::Str(s) => s.chars().map(|c| Value::Str(c.to_string())).collect(),
+        Value::Str(_) | Value::SurrogateStr(_) => v.str_items().unwrap_or_default(),
         Value::Bytes(b) | Value::ByteArray(b) => b.iter().map(|&x| Value::Int(x as i64)).collect(),
         Value::Object(o) => return iterate_object(o),
         _ => return Ok(None),

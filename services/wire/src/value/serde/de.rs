@@ -95,6 +95,9 @@ impl<'de> de::Deserializer<'de> for Value {
             Value::Float(f) => visitor.visit_f64(f),
             Value::Complex(c) => visit_items(vec![Value::Float(c.0), Value::Float(c.1)], visitor),
             Value::Str(s) => visitor.visit_string(s),
+            // A Rust `String` cannot hold it; say why rather than hand
+            // over bytes a `String` would refuse with a vaguer message.
+            s @ Value::SurrogateStr(_) => Err(SerdeError::wrong_type("a str", &s)),
             Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_byte_buf(b),
             Value::Dict(d) => visit_dict(*d, visitor),
             Value::Global(g) => visitor.visit_string(format!("{}.{}", g.module, g.name)),
@@ -233,6 +236,7 @@ impl<'de> de::Deserializer<'de> for Value {
                 tag::BACKREF,
                 Value::Int(i64::try_from(n).unwrap_or(i64::MAX)),
             ),
+            Value::SurrogateStr(s) => (tag::SURROGATE_STR, Value::Bytes(s.as_bytes().to_vec())),
             native => return native.deserialize_any(visitor),
         };
         visitor.visit_enum(EnumAccess {

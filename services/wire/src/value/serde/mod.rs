@@ -61,6 +61,12 @@ pub enum SerdeError {
 
 impl SerdeError {
     pub(crate) fn wrong_type(expected: &'static str, found: &Value) -> Self {
+        if let Value::SurrogateStr(_) = found {
+            return SerdeError::Message(format!(
+                "a Python str holding a lone surrogate ({}) cannot become a Rust string; read it as mpcluster_wire::Value",
+                found.repr_bounded(60)
+            ));
+        }
         SerdeError::WrongType {
             expected,
             found: py_type_name(found),
@@ -112,10 +118,20 @@ pub(crate) mod tag {
     pub const GLOBAL: &str = "$mpcluster::Global";
     pub const OBJECT: &str = "$mpcluster::Object";
     pub const BACKREF: &str = "$mpcluster::BackRef";
+    pub const SURROGATE_STR: &str = "$mpcluster::SurrogateStr";
 
     pub fn is_tag(name: &str) -> bool {
         [
-            TUPLE, BIGINT, COMPLEX, BYTEARRAY, SET, FROZENSET, GLOBAL, OBJECT, BACKREF,
+            TUPLE,
+            BIGINT,
+            COMPLEX,
+            BYTEARRAY,
+            SET,
+            FROZENSET,
+            GLOBAL,
+            OBJECT,
+            BACKREF,
+            SURROGATE_STR,
         ]
         .contains(&name)
     }

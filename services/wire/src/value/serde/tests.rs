@@ -457,3 +457,19 @@ fn deserialize_any_views() {
         "cannot deserialize an opaque 'C' object"
     );
 }
+
+/// A `str` holding a lone surrogate survives `Value` round trips, and a
+/// Rust `String` refuses it with a message that says why.
+#[test]
+fn strings_with_surrogates_are_values_not_rust_strings() {
+    let v = Value::SurrogateStr(
+        crate::value::SurrogateStr::from_surrogatepass(b"caf\xed\xb3\xa9").unwrap(),
+    );
+    assert!(same(&from_value::<Value>(v.clone()).unwrap(), &v));
+    assert!(same(&to_value(&v).unwrap(), &v));
+    let err = from_value::<String>(v).unwrap_err().to_string();
+    assert!(
+        err.contains("lone surrogate") && err.contains(r"'caf\udce9'"),
+        "{err}"
+    );
+}

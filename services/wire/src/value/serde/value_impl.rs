@@ -2,7 +2,7 @@
 //! of the Python types serde has no word for (see `tag` in `mod.rs`).
 
 use super::{tag, SerdeError};
-use crate::value::{Build, Dict, Global, Object, Set, Value};
+use crate::value::{Build, Dict, Global, Object, Set, SurrogateStr, Value};
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 use serde::de::{self, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
@@ -20,6 +20,11 @@ impl Serialize for Value {
             Value::Float(f) => s.serialize_f64(*f),
             Value::Complex(c) => s.serialize_newtype_struct(tag::COMPLEX, &(c.0, c.1)),
             Value::Str(x) => s.serialize_str(x),
+            // Tagged, with its `surrogatepass` bytes: a format that does
+            // not know the tag (JSON) sees a newtype around the bytes.
+            Value::SurrogateStr(x) => {
+                s.serialize_newtype_struct(tag::SURROGATE_STR, &BytesPayload(x.as_bytes()))
+            }
             Value::Bytes(b) => s.serialize_bytes(b),
             Value::ByteArray(b) => s.serialize_newtype_struct(tag::BYTEARRAY, &BytesPayload(b)),
             Value::Tuple(items) => {
@@ -238,6 +243,12 @@ pub(crate) fn from_tagged(name: &str, payload: Value) -> Result<Value, SerdeErro
                 Value::BackRef(usize::try_from(n).map_err(|_| bad("back reference"))?)
             }
             _ => return Err(bad("back reference")),
+        },
+        tag::SURROGATE_STR => match payload {
+            Value::Bytes(b) => Value::SurrogateStr(
+                SurrogateStr::from_surrogatepass(&b).ok_or_else(|| bad("str with surrogates"))?,
+            ),
+            _ => return Err(bad("str with surrogates")),
         },
         other => return Err(SerdeError::Message(format!("unknown tag {other}"))),
     })
