@@ -222,3 +222,28 @@ def test_opaque_objects_round_trip_unchanged(sync_manager):
     l.append(datetime.timedelta(days=2))
     assert l[-1] == datetime.timedelta(days=2)
     assert l.pop(0) == datetime.date(2024, 2, 29)
+
+
+def test_values_made_from_a_container_that_contains_itself(sync_manager):
+    """``x = [x]``: ``list(x)`` is ``[x]``, a new list whose item is ``x``
+    (still containing itself), not a list containing itself; the same for
+    ``extend``, ``dict(d)`` with ``d['me'] = d``, and the server's repr."""
+    x = []
+    x.append(x)
+    l = sync_manager.list(x)
+    item = l[0]
+    assert type(item) is list and item[0] is item
+    assert repr(item) == "[[...]]"
+    copy = l[:]
+    assert copy[0] is not copy and copy[0][0] is copy[0]
+    assert str(l) == repr(list(x)) == "[[[...]]]"
+
+    l2 = sync_manager.list([1])
+    l2.extend(x)
+    assert repr(l2[1]) == "[[...]]" and str(l2) == repr([1, *x])
+
+    d = {}
+    d["me"] = d
+    shared = sync_manager.dict(d)
+    me = shared["me"]
+    assert me["me"] is me and str(shared) == repr(dict(d)) == "{'me': {'me': {...}}}"

@@ -54,8 +54,11 @@ impl ArgsError {
 
 /// The items of `v` when Python can iterate it, as `*v` would see them.
 pub fn py_iter(v: Value) -> Result<Vec<Value>, Value> {
+    let v = match v.into_detached_items() {
+        Ok(items) => return Ok(items),
+        Err(other) => other,
+    };
     Ok(match v {
-        Value::Tuple(items) | Value::List(items) => items,
         s @ (Value::Str(_) | Value::SurrogateStr(_)) => s.str_items().unwrap_or_default(),
         Value::Bytes(b) | Value::ByteArray(b) => {
             b.into_iter().map(|x| Value::Int(x as i64)).collect()

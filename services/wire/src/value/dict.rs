@@ -143,6 +143,12 @@ impl Dict {
         self.map.values()
     }
 
+    pub fn values_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
+        self.map.values_mut()
+    }
+
     pub fn get_index(&self, i: usize) -> Option<(&Value, &Value)> {
         self.map.get_index(i).map(|(k, v)| (&k.0, v))
     }

@@ -20,6 +20,7 @@
 
 mod builtin_fns;
 mod builtin_num;
+mod cycle;
 mod dict;
 mod eq;
 mod error;
