@@ -315,7 +315,9 @@ impl ManagerBuilder {
     }
 
     /// How long the last handle of the manager waits, when dropped, for the
-    /// releases of dropped proxies to reach the server (default 5 s).
+    /// releases of dropped proxies to reach the server (default 5 s). On
+    /// the caller's runtime ([`ManagerBuilder::runtime`]) the last handle
+    /// does not wait: [`Manager::flush`] does, for as long as it takes.
     pub fn release_timeout(mut self, t: Duration) -> Self {
         self.release_timeout = t;
         self
@@ -392,7 +394,7 @@ impl ManagerBuilder {
         let shared = Shared {
             core: Arc::new(Core::new(settings, self.client_name, self.max_idle)),
             io: match self.runtime {
-                Some(handle) => IoRuntime::borrowed(handle, self.release_timeout),
+                Some(handle) => IoRuntime::borrowed(handle),
                 None => IoRuntime::new(self.release_timeout)?,
             },
             address: self.address?,

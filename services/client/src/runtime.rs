@@ -96,13 +96,14 @@ impl IoRuntime {
     /// `docs/performance-native.md`). Releases of dropped proxies are
     /// spawned on `handle` and the last manager handle does not wait for
     /// them: `Manager::flush` does.
-    pub fn borrowed(handle: Handle, release_timeout: Duration) -> IoRuntime {
+    pub fn borrowed(handle: Handle) -> IoRuntime {
         IoRuntime {
             rt: Mutex::new(None),
             handle,
             borrowed: true,
             pending: Arc::default(),
-            release_timeout,
+            // Never waited on: the caller's runtime goes on after us.
+            release_timeout: Duration::ZERO,
         }
     }
 
@@ -269,7 +270,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_borrowed_runtime_runs_calls_inline_and_releases_as_tasks() {
-        let rt = IoRuntime::borrowed(Handle::current(), Duration::from_secs(1));
+        let rt = IoRuntime::borrowed(Handle::current());
         let task = rt.run(async { 5 });
         assert!(matches!(task.0, Inner::Inline(_)));
         assert_eq!(task.await.unwrap(), 5);
@@ -291,7 +292,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let rt = IoRuntime::borrowed(owner.handle().clone(), Duration::from_secs(1));
+        let rt = IoRuntime::borrowed(owner.handle().clone());
         let task = rt.run(async { 9 });
         assert!(matches!(task.0, Inner::Spawned(_)));
         assert_eq!(rt.block_on(task).unwrap().unwrap(), 9);
