@@ -18,6 +18,7 @@ from multiprocessing.connection import Client
 from multiprocessing.managers import BaseManager, ListProxy, RemoteError, SyncManager, Token
 
 from _mgr import (  # noqa: F401  (fixtures are used by name)
+    REFERENCE,
     connect,
     control,
     manager,
@@ -255,3 +256,19 @@ def test_file_names_that_are_not_utf8_are_shared(sync_manager):
     ns = sync_manager.Namespace()
     ns.path = names[0]
     assert ns.path == names[0]
+
+
+def test_shared_memory_manager_gets_cpythons_error_and_a_way_out(manager):
+    """SharedMemoryManager's ``track_segment`` asks the server to unlink a
+    segment of the client's host at shutdown, which a server elsewhere
+    cannot do: CPython's answer to an unknown function, plus what to do."""
+    from multiprocessing.managers import SharedMemoryManager
+
+    smm = SharedMemoryManager(address=manager.address, authkey=manager.authkey)
+    smm.connect()
+    with pytest.raises(RemoteError) as info:
+        smm.ShareableList([1, 2, 3])
+    text = str(info.value)
+    assert "AssertionError: 'track_segment' unrecognized" in text
+    if not REFERENCE:
+        assert "multiprocessing.shared_memory" in text

@@ -37,7 +37,11 @@ pub async fn handle(shared: &Shared, conn: ConnId, mut req: Request) -> Vec<Repl
         _ => {
             return vec![Reply::Traceback(PyException::msg(
                 ExcKind::AssertionError,
-                format!("{} unrecognized", req.name.repr()),
+                format!(
+                    "{} unrecognized{}",
+                    req.name.repr(),
+                    hint_for(req.name_str().unwrap_or_default())
+                ),
             ))]
         }
     };
@@ -106,6 +110,22 @@ pub fn accept_connection(args: Args) -> Result<String, Reply> {
         Value::Str(s) => s,
         other => other.repr(),
     })
+}
+
+/// What to do instead, for control functions of other CPython servers that
+/// a manager client may well try (CPython's message, then this).
+fn hint_for(name: &str) -> &'static str {
+    match name {
+        // `SharedMemoryManager` (`SharedMemoryServer`): the client makes
+        // the segment on its own host and asks the server to unlink it at
+        // shutdown, which a server elsewhere cannot do.
+        "track_segment" | "release_segment" | "list_segments" => {
+            " (mpcluster: SharedMemoryManager's segment tracking is not served; \
+             create segments with multiprocessing.shared_memory on the host that uses them, \
+             and share their names through a dict or Namespace)"
+        }
+        _ => "",
+    }
 }
 
 fn ident_arg(args: Args, sig: &Sig) -> Result<String, PyException> {
