@@ -13,6 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tracing::warn;
 
 /// How long [`SpareFd::turn_away`] waits for the client it turns away.
 pub const REFUSE_WAIT: Duration = Duration::from_millis(50);
@@ -130,6 +131,31 @@ impl SpareFd {
         self.restore();
         turned
     }
+}
+
+/// What an accept loop does after `accept` failed: out of descriptors, it
+/// turns away the first waiting client ([`SpareFd::turn_away`]); for any
+/// other failure, or with no spare left, it logs and pauses so that a
+/// failure that repeats does not spin. `label` prefixes the log lines
+/// (`"admin "` for the admin listener).
+pub async fn on_accept_error(
+    spare: &mut SpareFd,
+    listener: &TcpListener,
+    e: io::Error,
+    label: &str,
+) {
+    if out_of_fds(&e) {
+        match spare.turn_away(listener).await {
+            TurnedAway::Client(peer) => {
+                warn!(%peer, "{label}connection refused: out of file descriptors (see the open-file limit at start)");
+                return;
+            }
+            TurnedAway::Nobody => return,
+            TurnedAway::NoSpare => {}
+        }
+    }
+    warn!(error = %e, "{label}accept failed");
+    tokio::time::sleep(ACCEPT_RETRY).await;
 }
 
 impl Default for SpareFd {

@@ -10,7 +10,7 @@ use crate::args::Args;
 use crate::config::{toml_to_value, Config, ConfigError, FileConfig};
 use crate::connection;
 use crate::events::Events;
-use crate::fdlimit::{self, TurnedAway, ACCEPT_RETRY};
+use crate::fdlimit;
 use crate::objects::CallCtx;
 use crate::registry;
 use crate::state::{Settings, Shared};
@@ -133,26 +133,8 @@ impl Server {
             };
             let (stream, peer) = match accepted {
                 Ok(a) => a,
-                Err(e) if fdlimit::out_of_fds(&e) => {
-                    // Turn away the first waiting client at once (see
-                    // `SpareFd`) rather than leave it hanging in the backlog.
-                    match spare.turn_away(&listener).await {
-                        TurnedAway::Client(peer) => {
-                            warn!(%peer, "connection refused: out of file descriptors (see the open-file limit at start)")
-                        }
-                        TurnedAway::Nobody => {}
-                        TurnedAway::NoSpare => {
-                            warn!(error = %e, "accept failed");
-                            tokio::time::sleep(ACCEPT_RETRY).await;
-                        }
-                    }
-                    continue;
-                }
                 Err(e) => {
-                    // A connection reset before we took it and the like:
-                    // keep serving the connections we have.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    fdlimit::on_accept_error(&mut spare, &listener, e, "").await;
                     continue;
                 }
             };

@@ -11,7 +11,7 @@
 //! destroy the 503 before the client reads it); at most [`POLITE`] of those
 //! run at once, and past that a refused connection is just closed.
 
-use crate::fdlimit::{self, SpareFd, TurnedAway, ACCEPT_RETRY};
+use crate::fdlimit::{self, SpareFd};
 use axum::serve::Listener;
 use std::io;
 use std::net::SocketAddr;
@@ -91,24 +91,10 @@ impl Listener for CappedListener {
         loop {
             let (stream, peer) = match self.inner.accept().await {
                 Ok(accepted) => accepted,
-                Err(e) if fdlimit::out_of_fds(&e) => {
-                    // As on the data port: close the first waiting client
-                    // at once rather than leave it in the backlog.
-                    match self.spare.turn_away(&self.inner).await {
-                        TurnedAway::Client(peer) => {
-                            warn!(%peer, "admin connection refused: out of file descriptors (see the open-file limit at start)")
-                        }
-                        TurnedAway::Nobody => {}
-                        TurnedAway::NoSpare => {
-                            warn!(error = %e, "admin accept failed");
-                            tokio::time::sleep(ACCEPT_RETRY).await;
-                        }
-                    }
-                    continue;
-                }
                 Err(e) => {
-                    warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    // Out of descriptors, as on the data port: the first
+                    // waiting client is closed at once, not left waiting.
+                    fdlimit::on_accept_error(&mut self.spare, &self.inner, e, "admin ").await;
                     continue;
                 }
             };
