@@ -2,25 +2,29 @@
 //! detection and binary insertion, so that small lists (the common case for
 //! a shared list) come out exactly as CPython orders them even with
 //! inconsistent keys such as NaNs, and fail on the same pair of items with
-//! the same `TypeError`. The sort works on a permutation of indices and
-//! applies it only on success, so a failed sort leaves the list as it was.
-//! Indices into the permutation and the keys are derived from their own
-//! lengths, never from peer data.
+//! the same `TypeError`. The sort works on a permutation of indices; a
+//! failed sort leaves the list as CPython's does, partly sorted: the items
+//! in the order the sort had reached, reversed back for `reverse=True`
+//! (exactly CPython's state below 64 items, where no merge runs). Indices
+//! into the permutation and the keys are derived from their own lengths,
+//! never from peer data.
 
 use super::ord::py_lt;
 use super::{OpError, Value};
 
 /// `list.sort(reverse=...)`: stable, using only `<`, failing with Python's
-/// `TypeError` when two items cannot be ordered. On error the slice is left
-/// unchanged (CPython may leave the list partly sorted).
+/// `TypeError` when two items cannot be ordered, and then leaving the
+/// items where the sort had got to, as CPython does.
 pub fn py_sort(items: &mut [Value], reverse: bool) -> Result<(), OpError> {
-    let perm = sorted_permutation(items, reverse)?;
+    let (perm, result) = sorted_permutation(items, reverse);
     apply_permutation(items, &perm);
-    Ok(())
+    result
 }
 
 /// The order in which `list.sort` would place `keys`: `perm[i]` is the index
-/// of the key that ends up at position `i`.
+/// of the key that ends up at position `i`. When two keys cannot be
+/// compared, the order reached so far (CPython's list contents after its
+/// failed sort), with the error.
 ///
 /// The algorithm is CPython 3.11's `list_sort_impl` up to its merges: runs
 /// found by `count_run` (a strictly descending run is reversed), extended to
@@ -29,17 +33,31 @@ pub fn py_sort(items: &mut [Value], reverse: bool) -> Result<(), OpError> {
 /// keys such as NaNs and the pair named by a `TypeError`, are CPython's.
 /// Longer inputs merge runs pairwise without galloping: the same result for
 /// any consistent order, O(n log n) comparisons.
-pub(crate) fn sorted_permutation(keys: &[Value], reverse: bool) -> Result<Vec<usize>, OpError> {
+pub(crate) fn sorted_permutation(
+    keys: &[Value],
+    reverse: bool,
+) -> (Vec<usize>, Result<(), OpError>) {
     let n = keys.len();
-    // CPython sorts `reverse=True` by reversing, sorting, and reversing back,
-    // which keeps equal items in their original order.
+    // CPython sorts `reverse=True` by reversing, sorting, and reversing back
+    // (on failure too), which keeps equal items in their original order.
     let mut perm: Vec<usize> = if reverse {
         (0..n).rev().collect()
     } else {
         (0..n).collect()
     };
+    let result = sort_in_place(keys, &mut perm);
+    if reverse {
+        perm.reverse();
+    }
+    (perm, result)
+}
+
+/// CPython's sort of `perm` (indices into `keys`) by `keys`, as far as it
+/// gets.
+fn sort_in_place(keys: &[Value], perm: &mut [usize]) -> Result<(), OpError> {
+    let n = perm.len();
     if n < 2 {
-        return Ok(perm);
+        return Ok(());
     }
     let lt = |a: usize, b: usize| -> Result<bool, OpError> {
         match (keys.get(a), keys.get(b)) {
@@ -80,10 +98,7 @@ pub(crate) fn sorted_permutation(keys: &[Value], reverse: bool) -> Result<Vec<us
         }
         runs = merged;
     }
-    if reverse {
-        perm.reverse();
-    }
-    Ok(perm)
+    Ok(())
 }
 
 /// `merge_compute_minrun`: `n` itself below 64, else a length in 32..=64
@@ -275,6 +290,7 @@ mod tests {
                 e.to_string(),
                 format!("'<' not supported between instances of {pair}")
             );
+            // Each fails at the run count, before anything moved.
             assert_eq!(v, items, "list unchanged on error");
         }
         let mut v = vec![int(5), Value::None];
@@ -282,6 +298,47 @@ mod tests {
             py_sort(&mut v, false).unwrap_err().to_string(),
             "'<' not supported between instances of 'NoneType' and 'int'"
         );
+    }
+
+    /// A failed sort leaves the list where CPython 3.11's leaves it (each
+    /// expectation printed by CPython: `l.sort()` in a `try`, then `l`).
+    #[test]
+    fn a_failed_sort_leaves_cpythons_partial_order() {
+        let list = |v: Vec<Value>| Value::List(v);
+        let t = Value::Tuple(vec![]);
+        let cases: [(Vec<Value>, bool, &str); 3] = [
+            // Found by tests/python/test_random_differential.py.
+            (
+                vec![
+                    t.clone(),
+                    list(vec![]),
+                    list(vec![]),
+                    list(vec![Value::None]),
+                ],
+                true,
+                "[(), [None], [], []]",
+            ),
+            (
+                vec![int(3), int(1), int(2), Value::str("x"), int(0)],
+                false,
+                "[1, 2, 3, 'x', 0]",
+            ),
+            (
+                vec![int(5), int(4), int(1), int(2), int(3), Value::None, int(0)],
+                false,
+                "[1, 2, 3, 4, 5, None, 0]",
+            ),
+        ];
+        for (items, reverse, want) in cases {
+            let mut v = items;
+            assert!(py_sort(&mut v, reverse).is_err());
+            assert_eq!(Value::List(v).repr(), want);
+        }
+        // reverse=True failing at its first comparison: back as it was.
+        let items = vec![int(5), int(4), int(1), int(2), int(3), Value::None, int(0)];
+        let mut v = items.clone();
+        assert!(py_sort(&mut v, true).is_err());
+        assert_eq!(v, items);
     }
 
     /// A small deterministic generator (no `rand` needed in tests).

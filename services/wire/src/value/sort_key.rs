@@ -131,8 +131,9 @@ fn describe(key: &Value) -> String {
     }
 }
 
-/// `list.sort(key=key, reverse=reverse)`. On any error the items are left
-/// unchanged. An unsupported key on a list of fewer than two items succeeds
+/// `list.sort(key=key, reverse=reverse)`. A key that fails leaves the items
+/// unchanged; keys that cannot be compared leave them where the sort had got
+/// to, as in CPython (see `sort.rs`). An unsupported key on a list of fewer than two items succeeds
 /// without calling it: the order cannot change (CPython would still call
 /// the key once on a single item).
 pub fn py_sort_by_key(items: &mut [Value], key: &Value, reverse: bool) -> Result<(), SortKeyError> {
@@ -148,9 +149,11 @@ pub fn py_sort_by_key(items: &mut [Value], key: &Value, reverse: bool) -> Result
         .iter()
         .map(|v| key.apply(v))
         .collect::<Result<Vec<_>, _>>()?;
-    let perm = sorted_permutation(&keys, reverse)?;
+    // A key that fails leaves the list as it was (above); a comparison that
+    // fails leaves it where the sort had got to, as in CPython.
+    let (perm, result) = sorted_permutation(&keys, reverse);
     apply_permutation(items, &perm);
-    Ok(())
+    Ok(result?)
 }
 
 #[cfg(test)]

@@ -1,0 +1,197 @@
+"""Random sequences of list and dict operations, side by side.
+
+The same unmodified CPython client drives a shared list (and a shared dict)
+on CPython's own manager server and on ``mpcluster-manager``, one random
+operation at a time, and every outcome must be the same: the value returned
+(compared by ``repr``, which also tells ``1`` from ``1.0`` and ``True``, and
+NaN from NaN), or the exception's type and message; after every operation
+the whole container is compared as well, both as the server prints it
+(``str(proxy)``, the server's own ``repr``) and as a copy read back.
+Hypothesis draws the operations and the values (numbers around the float
+and 64-bit edges, text with lone surrogates, bytes, nested containers) and
+shrinks any difference to a short sequence.
+
+The scripted differential runner (``tests/diff``) checks chosen scenarios
+step by step; this one looks for the sequences nobody thought of.
+"""
+
+import math
+import os
+import operator
+import pickle
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from multiprocessing.managers import BaseProxy, RemoteError
+
+import conftest
+from _mgr import REFERENCE, connect, start_reference
+from _value_semantics import hashables, values
+
+pytestmark = pytest.mark.skipif(REFERENCE, reason="compares mpcluster with CPython's server itself")
+
+SETTINGS = settings(
+    max_examples=int(os.environ.get("MPCLUSTER_RANDOM_DIFF_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+small_ints = st.integers(-6, 6)
+slices = st.builds(slice, st.none() | small_ints, st.none() | small_ints, st.none() | st.sampled_from([-2, -1, 1, 2]))
+indexes = small_ints | slices
+sort_keys = st.sampled_from([None, len, str, abs, str.lower, operator.itemgetter(0)])
+
+list_ops = st.one_of(
+    st.tuples(st.just("append"), values),
+    st.tuples(st.just("extend"), st.lists(values, max_size=3)),
+    st.tuples(st.just("insert"), small_ints, values),
+    st.tuples(st.just("pop"), st.none() | small_ints),
+    st.tuples(st.just("remove"), values),
+    st.tuples(st.just("index"), values),
+    st.tuples(st.just("count"), values),
+    st.tuples(st.just("sort"), sort_keys, st.booleans()),
+    st.tuples(st.just("reverse")),
+    st.tuples(st.just("getitem"), indexes),
+    st.tuples(st.just("setitem"), small_ints, values),
+    st.tuples(st.just("setslice"), slices, st.lists(values, max_size=3)),
+    st.tuples(st.just("delitem"), indexes),
+    st.tuples(st.just("contains"), values),
+    st.tuples(st.just("iadd"), st.lists(values, max_size=2)),
+    st.tuples(st.just("imul"), st.integers(-1, 2)),
+)
+
+dict_ops = st.one_of(
+    st.tuples(st.just("setitem"), hashables, values),
+    st.tuples(st.just("getitem"), hashables),
+    st.tuples(st.just("delitem"), hashables),
+    st.tuples(st.just("get"), hashables, st.none() | values),
+    st.tuples(st.just("pop"), hashables, st.just(None) | values),
+    st.tuples(st.just("pop1"), hashables),
+    st.tuples(st.just("popitem")),
+    st.tuples(st.just("setdefault"), hashables, values),
+    st.tuples(st.just("update"), st.dictionaries(hashables, values, max_size=3)),
+    st.tuples(st.just("update_pairs"), st.lists(st.tuples(hashables, values), max_size=3)),
+    st.tuples(st.just("contains"), hashables),
+    st.tuples(st.just("keys")),
+    st.tuples(st.just("items")),
+    st.tuples(st.just("clear")),
+)
+
+
+def apply_list(l, op):
+    name, *args = op
+    if name == "pop":
+        return l.pop() if args[0] is None else l.pop(args[0])
+    if name == "sort":
+        key, reverse = args
+        return l.sort(key=key, reverse=reverse) if key else l.sort(reverse=reverse)
+    if name == "getitem":
+        return l[args[0]]
+    if name == "setitem":
+        l[args[0]] = args[1]
+        return None
+    if name == "setslice":
+        l[args[0]] = args[1]
+        return None
+    if name == "delitem":
+        del l[args[0]]
+        return None
+    if name == "contains":
+        return args[0] in l
+    if name == "iadd":
+        l += args[0]
+        return None
+    if name == "imul":
+        l *= args[0]
+        return None
+    return getattr(l, name)(*args)
+
+
+def apply_dict(d, op):
+    name, *args = op
+    if name == "setitem":
+        d[args[0]] = args[1]
+        return None
+    if name == "getitem":
+        return d[args[0]]
+    if name == "delitem":
+        del d[args[0]]
+        return None
+    if name == "pop1":
+        return d.pop(args[0])
+    if name == "update_pairs":
+        return d.update(args[0])
+    if name == "contains":
+        return args[0] in d
+    if name in ("keys", "items"):
+        return list(getattr(d, name)())
+    return getattr(d, name)(*args)
+
+
+def outcome(fn):
+    """What a call did, comparable across servers: ``("ok", repr)`` or the
+    exception's type and message (a server-side error's last line)."""
+    try:
+        result = fn()
+    except RemoteError as e:
+        lines = [x for x in str(e).splitlines() if x.strip() and not x.startswith("---")]
+        return ("RemoteError", lines[-1] if lines else "")
+    except Exception as e:  # noqa: BLE001  (any exception is an answer)
+        return (type(e).__name__, str(e))
+    if isinstance(result, BaseProxy):
+        return ("ok", "<proxy>")
+    return ("ok", repr(result))
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A shared list and dict on each server: (ours, CPython's)."""
+    tmp = tmp_path_factory.mktemp("random-diff")
+    ours = conftest.start_manager(tmp)
+    ref = start_reference(tmp)
+    try:
+        sides = []
+        for server in (ours, ref):
+            m = connect(server)
+            sides.append((m.list(), m.dict()))
+        yield sides
+    finally:
+        ours.stop()
+        ref.stop()
+
+
+def check(sides, apply, op, which):
+    """Runs ``op`` on both servers' container ``which`` and compares."""
+    got = [outcome(lambda c=s[which]: apply(c, op)) for s in sides]
+    assert got[0] == got[1], f"{op!r}: mpcluster {got[0]!r}, CPython {got[1]!r}"
+    copy = (lambda c: c[:]) if which == 0 else (lambda c: c.copy())
+    states = [(str(s[which]), repr(copy(s[which]))) for s in sides]
+    assert states[0] == states[1], f"after {op!r}: mpcluster {states[0]!r}, CPython {states[1]!r}"
+
+
+@SETTINGS
+@given(ops=st.lists(list_ops, max_size=20), start=st.lists(values, max_size=5))
+def test_random_list_operations_match_cpython(pair, start, ops):
+    for l, _ in pair:
+        l[:] = start
+    for op in ops:
+        check(pair, apply_list, op, 0)
+
+
+@SETTINGS
+@given(ops=st.lists(dict_ops, max_size=20))
+def test_random_dict_operations_match_cpython(pair, ops):
+    for _, d in pair:
+        d.clear()
+    for op in ops:
+        check(pair, apply_dict, op, 1)
+
+
+def test_the_comparison_sees_a_difference():
+    """The oracle is not blind: a changed outcome, and a float that differs
+    from an equal int only by type, are differences."""
+    assert outcome(lambda: 1) != outcome(lambda: 1.0)
+    assert outcome(lambda: math.nan) == outcome(lambda: pickle.loads(pickle.dumps(math.nan)))
+    assert outcome(lambda: [][0]) == ("IndexError", "list index out of range")
+    assert outcome(lambda: {}["k"]) != outcome(lambda: {}["j"])
