@@ -59,6 +59,10 @@ list_ops = st.one_of(
     st.tuples(st.just("contains"), values),
     st.tuples(st.just("iadd"), st.lists(values, max_size=2)),
     st.tuples(st.just("imul"), st.integers(-1, 2)),
+    st.tuples(st.just("add"), st.lists(values, max_size=2) | values),
+    st.tuples(st.just("mul"), st.integers(-1, 2) | values),
+    st.tuples(st.just("len")),
+    st.tuples(st.just("reversed")),
 )
 
 dict_ops = st.one_of(
@@ -75,7 +79,13 @@ dict_ops = st.one_of(
     st.tuples(st.just("contains"), hashables),
     st.tuples(st.just("keys")),
     st.tuples(st.just("items")),
+    st.tuples(st.just("values")),
     st.tuples(st.just("clear")),
+    st.tuples(st.just("len")),
+    st.tuples(st.just("reversed")),
+    st.tuples(st.just("or"), st.dictionaries(hashables, values, max_size=2) | values),
+    st.tuples(st.just("ior"), st.dictionaries(hashables, values, max_size=2) | values),
+    st.tuples(st.just("fromkeys"), st.lists(hashables, max_size=3), values),
 )
 
 
@@ -105,6 +115,14 @@ def apply_list(l, op):
     if name == "imul":
         l *= args[0]
         return None
+    if name == "add":
+        return l + args[0]
+    if name == "mul":
+        return l * args[0]
+    if name == "len":
+        return len(l)
+    if name == "reversed":
+        return list(reversed(l))
     return getattr(l, name)(*args)
 
 
@@ -124,8 +142,19 @@ def apply_dict(d, op):
         return d.update(args[0])
     if name == "contains":
         return args[0] in d
-    if name in ("keys", "items"):
+    if name in ("keys", "items", "values"):
         return list(getattr(d, name)())
+    if name == "len":
+        return len(d)
+    if name == "reversed":
+        return list(reversed(d))
+    if name == "or":
+        return d | args[0]
+    if name == "ior":
+        d |= args[0]
+        return None
+    if name == "fromkeys":
+        return d.fromkeys(*args)
     return getattr(d, name)(*args)
 
 
@@ -154,7 +183,7 @@ def pair(tmp_path_factory):
         sides = []
         for server in (ours, ref):
             m = connect(server)
-            sides.append((m.list(), m.dict()))
+            sides.append((m.list(), m.dict(), m))
         yield sides
     finally:
         ours.stop()
@@ -173,7 +202,7 @@ def check(sides, apply, op, which):
 @SETTINGS
 @given(ops=st.lists(list_ops, max_size=20), start=st.lists(values, max_size=5))
 def test_random_list_operations_match_cpython(pair, start, ops):
-    for l, _ in pair:
+    for l, *_ in pair:
         l[:] = start
     for op in ops:
         check(pair, apply_list, op, 0)
@@ -182,10 +211,63 @@ def test_random_list_operations_match_cpython(pair, start, ops):
 @SETTINGS
 @given(ops=st.lists(dict_ops, max_size=20))
 def test_random_dict_operations_match_cpython(pair, ops):
-    for _, d in pair:
+    for _, d, *_ in pair:
         d.clear()
     for op in ops:
         check(pair, apply_dict, op, 1)
+
+
+# Array items: numbers at the edges of C types, and things that are not.
+array_items = st.one_of(
+    st.integers(-(2**64), 2**64),
+    st.sampled_from([2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63, -1, 0]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=2),
+    st.characters(categories=("Cs",)),
+)
+array_ops = st.one_of(
+    st.tuples(st.just("getitem"), indexes),
+    st.tuples(st.just("setitem"), small_ints, array_items),
+    st.tuples(st.just("setslice"), slices, st.lists(array_items, max_size=3)),
+    st.tuples(st.just("len")),
+)
+
+
+def apply_array(a, op):
+    name, *args = op
+    if name == "getitem":
+        return a[args[0]]
+    if name in ("setitem", "setslice"):
+        a[args[0]] = args[1]
+        return None
+    return len(a)
+
+
+# Each example makes two arrays, and a create costs CPython's server ~40 ms
+# (its delayed-ACK stall, docs/performance.md): a fifth of the examples.
+@settings(SETTINGS, max_examples=max(20, SETTINGS.max_examples // 5))
+@given(
+    typecode=st.sampled_from(["i", "l", "b", "B", "h", "H", "I", "L", "d", "f", "q", "Q", "u"]),
+    start=st.lists(st.integers(0, 100), min_size=1, max_size=5),
+    ops=st.lists(array_ops, max_size=15),
+)
+def test_random_array_operations_match_cpython(array_pair, typecode, start, ops):
+    if typecode == "u":
+        start = "".join(chr(0x61 + i % 26) for i in start)
+    sides = [(m.Array(typecode, start),) for m in array_pair]
+    for op in ops:
+        got = [outcome(lambda a=s[0]: apply_array(a, op)) for s in sides]
+        assert got[0] == got[1], f"Array({typecode!r}): {op!r}: mpcluster {got[0]!r}, CPython {got[1]!r}"
+        states = [(str(s[0]), repr(s[0][:])) for s in sides]
+        assert states[0] == states[1], f"Array({typecode!r}) after {op!r}: {states[0]!r} vs {states[1]!r}"
+
+
+@pytest.fixture(scope="module")
+def array_pair(pair, tmp_path_factory):
+    """The two servers' managers (arrays are made per example)."""
+    return [s[2] for s in pair]
 
 
 def test_the_comparison_sees_a_difference():

@@ -13,6 +13,7 @@ use crate::args::{Args, Sig};
 use crate::objects::seq::{self, Conv, Int, Subscript};
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::pyexc::PyException;
+use mpcluster_wire::value::SurrogateStr;
 use mpcluster_wire::{Object, Value};
 use std::any::Any;
 use std::sync::{Arc, Mutex};
@@ -111,11 +112,12 @@ impl Items {
             return format!("array('{tc}')");
         }
         if self.code.is_char() {
-            let s: String = self
-                .values()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
-            return format!("array('{tc}', {})", Value::Str(s).repr());
+            // The items' code points as one `str` (lone surrogates too).
+            let text = SurrogateStr::str_value(
+                self.values()
+                    .flat_map(|v| v.str_code_points().unwrap_or_default()),
+            );
+            return format!("array('{tc}', {})", text.repr());
         }
         format!(
             "array('{tc}', {})",

@@ -276,25 +276,33 @@ impl Value {
         }
     }
 
-    /// A `str`'s characters as one-character strings (`list('ab')`).
-    pub fn str_items(&self) -> Option<Vec<Value>> {
+    /// A `str`'s code points, lone surrogates included; `None` for any
+    /// other value.
+    pub fn str_code_points(&self) -> Option<Vec<u32>> {
         match self {
-            Value::Str(s) => Some(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+            Value::Str(s) => Some(s.chars().map(u32::from).collect()),
             Value::SurrogateStr(s) => Some(
                 s.pieces()
-                    .flat_map(|p| -> Vec<Value> {
-                        match p {
-                            Piece::Text(t) => {
-                                t.chars().map(|c| Value::Str(c.to_string())).collect()
-                            }
-                            Piece::Surrogate(cp) => {
-                                vec![Value::SurrogateStr(SurrogateStr::lone(cp))]
-                            }
-                        }
+                    .flat_map(|p| match p {
+                        Piece::Text(t) => t.chars().map(u32::from).collect::<Vec<_>>(),
+                        Piece::Surrogate(cp) => vec![u32::from(cp)],
                     })
                     .collect(),
             ),
             _ => None,
+        }
+    }
+
+    /// A `str`'s characters as one-character strings (`list('ab')`).
+    pub fn str_items(&self) -> Option<Vec<Value>> {
+        match self {
+            Value::Str(s) => Some(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+            _ => Some(
+                self.str_code_points()?
+                    .into_iter()
+                    .map(|cp| SurrogateStr::str_value([cp]))
+                    .collect(),
+            ),
         }
     }
 

@@ -71,11 +71,6 @@ impl SurrogateStr {
         }
     }
 
-    /// The one-character string of a surrogate from [`Piece::Surrogate`].
-    pub(crate) fn lone(surrogate: u16) -> SurrogateStr {
-        SurrogateStr(encode_surrogate(surrogate).into())
-    }
-
     /// The `surrogatepass` UTF-8 bytes, as pickled.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

@@ -5,6 +5,7 @@
 
 use crate::objects::seq::{self, Int};
 use crate::pyexc::{ExcKind, PyException};
+use mpcluster_wire::value::SurrogateStr;
 use mpcluster_wire::Value;
 use num_bigint::BigInt;
 use num_traits::{Signed, ToPrimitive};
@@ -12,9 +13,10 @@ use num_traits::{Signed, ToPrimitive};
 /// How a typecode's items are checked and stored.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
-    /// Checked through a C `long`, then against the type's range
-    /// (`b B h H i`); the label names the C type in CPython's messages.
-    Ranged(i64, i64, &'static str),
+    /// Checked through a C `long`, then against the range of the C type
+    /// CPython parses the item as, then against the type's own range
+    /// (`b B h H i`); labels name the C types in CPython's messages.
+    Ranged(Range, Option<Range>),
     /// `l`: any `i64`.
     Long,
     /// `q`: any `i64`, with `long long`'s overflow message.
@@ -29,6 +31,13 @@ enum Kind {
     Char,
 }
 
+/// A C integer type's bounds and its name in CPython's overflow messages.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Range(i64, i64, &'static str);
+
+const SHORT: Range = Range(i16::MIN as i64, i16::MAX as i64, "signed short integer");
+const INT: Range = Range(i32::MIN as i64, i32::MAX as i64, "signed integer");
+
 /// One typecode of `array.array`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Code {
@@ -41,12 +50,14 @@ const CODES: &[Code] = &[
     Code {
         tc: 'b',
         size: 1,
-        kind: Kind::Ranged(-128, 127, "signed char"),
+        // `b_setitem` parses a `short` ("h") first: past its range the
+        // message names `short`, only then `signed char`.
+        kind: Kind::Ranged(Range(-128, 127, "signed char"), Some(SHORT)),
     },
     Code {
         tc: 'B',
         size: 1,
-        kind: Kind::Ranged(0, 255, "unsigned byte integer"),
+        kind: Kind::Ranged(Range(0, 255, "unsigned byte integer"), None),
     },
     Code {
         tc: 'u',
@@ -62,17 +73,18 @@ const CODES: &[Code] = &[
     Code {
         tc: 'h',
         size: 2,
-        kind: Kind::Ranged(-32768, 32767, "signed short integer"),
+        kind: Kind::Ranged(SHORT, None),
     },
     Code {
         tc: 'H',
         size: 2,
-        kind: Kind::Ranged(0, 65535, "unsigned short"),
+        // `HH_setitem` parses an `int` ("i") first.
+        kind: Kind::Ranged(Range(0, 65535, "unsigned short"), Some(INT)),
     },
     Code {
         tc: 'i',
         size: 4,
-        kind: Kind::Ranged(i32::MIN as i64, i32::MAX as i64, "signed integer"),
+        kind: Kind::Ranged(INT, None),
     },
     Code {
         tc: 'I',
@@ -129,9 +141,9 @@ impl Code {
     pub(super) fn encode(self, v: &Value, out: &mut Vec<u8>) -> Result<(), PyException> {
         match self.kind {
             Kind::Char => {
-                let mut chars = v.as_str().map(str::chars);
-                match chars.as_mut().map(|c| (c.next(), c.next())) {
-                    Some((Some(c), None)) => out.extend_from_slice(&(c as u32).to_le_bytes()),
+                // One code point, a lone surrogate included (`'\udcff'`).
+                match v.str_code_points().as_deref() {
+                    Some(&[cp]) => out.extend_from_slice(&cp.to_le_bytes()),
                     _ => {
                         return Err(PyException::type_error(
                             "array item must be unicode character",
@@ -141,18 +153,20 @@ impl Code {
             }
             Kind::F32 => out.extend_from_slice(&(float_arg(v)? as f32).to_le_bytes()),
             Kind::F64 => out.extend_from_slice(&float_arg(v)?.to_le_bytes()),
-            Kind::Ranged(min, max, label) => {
+            Kind::Ranged(own, via) => {
                 let i = match seq::int_of(v).ok_or_else(|| seq::not_an_integer(v))? {
                     Int::Fits(i) => i,
                     Int::Huge(_) => {
                         return Err(overflow("Python int too large to convert to C long"))
                     }
                 };
-                if i < min {
-                    return Err(overflow(format!("{label} is less than minimum")));
-                }
-                if i > max {
-                    return Err(overflow(format!("{label} is greater than maximum")));
+                for Range(min, max, label) in via.into_iter().chain([own]) {
+                    if i < min {
+                        return Err(overflow(format!("{label} is less than minimum")));
+                    }
+                    if i > max {
+                        return Err(overflow(format!("{label} is greater than maximum")));
+                    }
                 }
                 // In range, so the low `size` bytes are the value.
                 out.extend_from_slice(&i.to_le_bytes()[..self.size]);
@@ -192,14 +206,12 @@ impl Code {
         w[..n].copy_from_slice(&b[..n]);
         let raw = u64::from_le_bytes(w);
         match self.kind {
-            Kind::Char => {
-                let c = char::from_u32(raw as u32).unwrap_or(char::REPLACEMENT_CHARACTER);
-                Value::Str(c.to_string())
-            }
+            // Only code points below U+110000 are ever stored (`encode`).
+            Kind::Char => SurrogateStr::str_value([(raw as u32).min(0x10ffff)]),
             Kind::F32 => Value::Float(f32::from_bits(raw as u32) as f64),
             Kind::F64 => Value::Float(f64::from_bits(raw)),
             // `B` and `H` are unsigned: `raw` already holds the value.
-            Kind::Ranged(min, ..) if min >= 0 => Value::Int(raw as i64),
+            Kind::Ranged(Range(min, ..), _) if min >= 0 => Value::Int(raw as i64),
             Kind::Ranged(..) | Kind::Long | Kind::LongLong => {
                 // Sign-extend from `size` bytes.
                 let shift = 64 - 8 * self.size as u32;
@@ -280,6 +292,25 @@ mod tests {
                 I(-1),
                 OverflowError,
                 "unsigned byte integer is less than minimum",
+            ),
+            // Parsed as a `short` first (`b_setitem`), an `int` (`HH_setitem`).
+            (
+                "b",
+                I(32768),
+                OverflowError,
+                "signed short integer is greater than maximum",
+            ),
+            (
+                "b",
+                I(-32769),
+                OverflowError,
+                "signed short integer is less than minimum",
+            ),
+            (
+                "H",
+                I(1 << 31),
+                OverflowError,
+                "signed integer is greater than maximum",
             ),
             (
                 "h",
@@ -416,6 +447,8 @@ mod tests {
             ('L', big("18446744073709551615"), &[0xff; 8]),
             ('d', Value::Float(1.5), &[0, 0, 0, 0, 0, 0, 0xf8, 0x3f]),
             ('u', Value::from("é"), &[0xe9, 0, 0, 0]),
+            // array('u', ['\udcff']): a lone surrogate is one character.
+            ('u', SurrogateStr::str_value([0xdcff]), &[0xff, 0xdc, 0, 0]),
         ];
         for (tc, v, bytes) in cases {
             let code = code_of(*tc).unwrap();
