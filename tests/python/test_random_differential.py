@@ -270,6 +270,93 @@ def array_pair(pair, tmp_path_factory):
     return [s[2] for s in pair]
 
 
+# Names starting with "_" are the proxy's own (NamespaceProxy looks them up
+# locally), not the server's.
+attr_names = st.one_of(
+    st.sampled_from(["x", "y", "value", "items", "copy", "get"]),
+    st.from_regex(r"[a-z]{1,3}", fullmatch=True),
+)
+namespace_ops = st.one_of(
+    st.tuples(st.just("set"), attr_names, values),
+    st.tuples(st.just("get"), attr_names),
+    st.tuples(st.just("del"), attr_names),
+)
+queue_ops = st.one_of(
+    st.tuples(st.just("put_nowait"), values),
+    st.tuples(st.just("get_nowait")),
+    st.tuples(st.just("qsize")),
+    st.tuples(st.just("empty")),
+    st.tuples(st.just("full")),
+    st.tuples(st.just("task_done")),
+)
+semaphore_ops = st.one_of(
+    st.tuples(st.just("acquire"), st.just(False)),
+    # (A timeout of -1 means forever for a Lock: left out, it would hang.)
+    st.tuples(st.just("acquire_timeout"), st.sampled_from([0, 0.001])),
+    st.tuples(st.just("release")),
+    st.tuples(st.just("get_value")),
+)
+
+
+def apply_namespace(ns, op):
+    name, attr, *rest = op
+    if name == "set":
+        setattr(ns, attr, rest[0])
+        return None
+    if name == "get":
+        return getattr(ns, attr)
+    delattr(ns, attr)
+    return None
+
+
+def apply_queue(q, op):
+    name, *args = op
+    return getattr(q, name)(*args)
+
+
+def apply_semaphore(s, op):
+    name, *args = op
+    if name == "acquire_timeout":
+        return s.acquire(timeout=args[0])
+    if name == "get_value":
+        return s.get_value() if hasattr(s, "get_value") else s._callmethod("get_value")
+    return getattr(s, name)(*args)
+
+
+def repr_value(s):
+    return s._callmethod("get_value")
+
+
+def lock_state(lock):
+    """The first word of a lock's repr (``<locked``, ``<unlocked``): the
+    rest holds a memory address or an id."""
+    return str(lock).split()[0]
+
+
+KINDS = {
+    # kind: (how to make one, its operations, how to apply one, how to show it)
+    "Namespace": (lambda m: m.Namespace(), namespace_ops, apply_namespace, str),
+    "Queue(2)": (lambda m: m.Queue(2), queue_ops, apply_queue, lambda q: q.qsize()),
+    "JoinableQueue": (lambda m: m.JoinableQueue(), queue_ops, apply_queue, lambda q: q.qsize()),
+    "BoundedSemaphore(2)": (lambda m: m.BoundedSemaphore(2), semaphore_ops, apply_semaphore, repr_value),
+    "Semaphore(1)": (lambda m: m.Semaphore(1), semaphore_ops, apply_semaphore, repr_value),
+    "Lock": (lambda m: m.Lock(), semaphore_ops.filter(lambda o: o[0] != "get_value"), apply_semaphore, lock_state),
+}
+
+
+@settings(SETTINGS, max_examples=max(20, SETTINGS.max_examples // 5))
+@given(kind=st.sampled_from(sorted(KINDS)), data=st.data())
+def test_random_operations_on_other_kinds_match_cpython(array_pair, kind, data):
+    make, ops, apply, show = KINDS[kind]
+    ops = data.draw(st.lists(ops, max_size=12), label="ops")
+    sides = [make(m) for m in array_pair]
+    for op in ops:
+        got = [outcome(lambda o=o: apply(o, op)) for o in sides]
+        assert got[0] == got[1], f"{kind}: {op!r}: mpcluster {got[0]!r}, CPython {got[1]!r}"
+        states = [outcome(lambda o=o: show(o)) for o in sides]
+        assert states[0] == states[1], f"{kind} after {op!r}: mpcluster {states[0]!r}, CPython {states[1]!r}"
+
+
 def test_the_comparison_sees_a_difference():
     """The oracle is not blind: a changed outcome, and a float that differs
     from an equal int only by type, are differences."""
