@@ -2,11 +2,12 @@
 
 The same unmodified CPython client drives a shared list, dict, Array,
 Namespace, queue, semaphore or lock on CPython's own manager server and on
-``mpcluster-manager``, one random operation at a time, and every outcome must be the same: the value returned
-(compared by ``repr``, which also tells ``1`` from ``1.0`` and ``True``, and
-NaN from NaN), or the exception's type and message; after every operation
-the whole container is compared as well, both as the server prints it
-(``str(proxy)``, the server's own ``repr``) and as a copy read back.
+``mpcluster-manager``, one random operation at a time, and every outcome
+must be the same: the value returned (compared by ``repr``, which also
+tells ``1`` from ``1.0`` and ``True``, and NaN from NaN), or the
+exception's type and message; after every operation the whole object is
+compared as well (a container both as the server prints it, ``str(proxy)``,
+and as a copy read back).
 Hypothesis draws the operations and the values (numbers around the float
 and 64-bit edges, text with lone surrogates, bytes, nested containers) and
 shrinks any difference to a short sequence. ``MPCLUSTER_RANDOM_DIFF_EXAMPLES``
