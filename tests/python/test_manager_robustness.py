@@ -19,6 +19,7 @@ import time
 import pytest
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client
+from multiprocessing.managers import RemoteError
 
 from _browser import admin_address, request, wait_until
 from _mgr import (  # noqa: F401  (fixtures are used by name)
@@ -505,3 +506,20 @@ def test_admin_port_out_of_file_descriptors_closes_instead_of_hanging(manager_fa
     finally:
         for c in conns:
             c.close()
+
+
+@mpcluster_only("CPython shares the object where the server's value trees copy it")
+def test_a_value_referring_to_itself_many_times_is_refused_not_multiplied(manager, victim):
+    """``list(x)`` copies ``x`` once per reference to it in the item taken
+    out (values are trees); 2,000 references next to a large sibling would
+    copy the sibling 2,000 times. Refused with MemoryError instead, and the
+    server goes on serving."""
+    x = [None, list(range(2000))]
+    x[0] = [x] * 2000
+    m = connect(manager)
+    with pytest.raises(RemoteError) as info:
+        m.list(x)
+    assert "MemoryError" in str(info.value) and "refers to itself 2000 times" in str(info.value)
+    y = []
+    y.append(y)
+    assert repr(m.list(y)[0]) == "[[...]]"

@@ -198,7 +198,10 @@ impl fmt::Display for PyException {
 /// Value-model failures are the `TypeError`s Python would raise.
 impl From<OpError> for PyException {
     fn from(e: OpError) -> Self {
-        PyException::type_error(e.to_string())
+        match e {
+            OpError::TooLarge(m) => PyException::msg(ExcKind::MemoryError, m),
+            other => PyException::type_error(other.to_string()),
+        }
     }
 }
 

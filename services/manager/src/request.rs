@@ -54,11 +54,10 @@ impl ArgsError {
 
 /// The items of `v` when Python can iterate it, as `*v` would see them.
 pub fn py_iter(v: Value) -> Result<Vec<Value>, Value> {
-    let v = match v.into_detached_items() {
-        Ok(items) => return Ok(items),
-        Err(other) => other,
-    };
+    // A request's `*args` come as a tuple, which a decoded value never
+    // refers back to (see `value/cycle.rs`): moved as they are.
     Ok(match v {
+        Value::Tuple(items) | Value::List(items) => items,
         s @ (Value::Str(_) | Value::SurrogateStr(_)) => s.str_items().unwrap_or_default(),
         Value::Bytes(b) | Value::ByteArray(b) => {
             b.into_iter().map(|x| Value::Int(x as i64)).collect()

@@ -11,7 +11,7 @@
 //! refers back to the item. For `x = [1, L]`, `L = [x]`, the item `L`
 //! becomes `[[1, <L>]]`, which prints `[[1, [...]]]` as in CPython.
 
-use super::{Build, Object, Value};
+use super::{Build, Object, OpError, Value};
 
 /// Where an item sits in its container.
 #[derive(Clone, Copy)]
@@ -20,50 +20,96 @@ enum Slot<'a> {
     Key(&'a Value),
 }
 
+/// Least number of values the copies made for one container may add: a
+/// container is copied once per reference to it in the item taken out, so
+/// a hostile pickle holding many such references next to a large sibling
+/// would otherwise multiply its size.
+const COPY_BUDGET_MIN: usize = 1 << 20;
+
 impl Value {
     /// The items of a list or tuple, each as a value of its own (`list(x)`,
-    /// `l.extend(x)`, `f(*x)`); `None` for other values.
-    pub fn detached_items(&self) -> Option<Vec<Value>> {
+    /// `l.extend(x)`); `None` for other values. Fails when the copies would
+    /// hold more than four times the container's values (and more than
+    /// about a million).
+    pub fn detached_items(&self) -> Result<Option<Vec<Value>>, OpError> {
         match self {
-            Value::List(items) | Value::Tuple(items) => Some(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| detach(item, self, Slot::Index(i)))
-                    .collect(),
-            ),
-            _ => None,
-        }
-    }
-
-    /// [`Value::detached_items`] taking the list or tuple apart: its items
-    /// are moved out unless one refers back to it; the value itself when it
-    /// is neither. A decoded tuple is never referred back to (the decoder
-    /// unfolds a cycle through a tuple down to the list or dict in it, as
-    /// CPython's pickler does), so a request's tuples cost no walk.
-    pub fn into_detached_items(self) -> Result<Vec<Value>, Value> {
-        match self {
-            Value::Tuple(items) => Ok(items),
-            Value::List(ref items) if items.iter().any(|i| climbs_out(i, 0)) => {
-                Ok(self.detached_items().unwrap_or_default())
+            Value::List(items) | Value::Tuple(items) => {
+                check_budget(self, items.iter())?;
+                Ok(Some(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| detach(item, self, Slot::Index(i)))
+                        .collect(),
+                ))
             }
-            Value::List(items) => Ok(items),
-            other => Err(other),
+            _ => Ok(None),
         }
     }
 
     /// The pairs of a dict, each value as a value of its own (`dict(d)`);
     /// `None` for other values. Keys are hashable: they hold no list, so
     /// no reference back.
-    pub fn detached_pairs(&self) -> Option<Vec<(Value, Value)>> {
+    pub fn detached_pairs(&self) -> Result<Option<Vec<(Value, Value)>>, OpError> {
         match self {
-            Value::Dict(d) => Some(
-                d.iter()
-                    .map(|(k, v)| (k.clone(), detach(v, self, Slot::Key(k))))
-                    .collect(),
-            ),
-            _ => None,
+            Value::Dict(d) => {
+                check_budget(self, d.values())?;
+                Ok(Some(
+                    d.iter()
+                        .map(|(k, v)| (k.clone(), detach(v, self, Slot::Key(k))))
+                        .collect(),
+                ))
+            }
+            _ => Ok(None),
         }
+    }
+}
+
+/// Refuses a detach whose copies of `container` would be too many values.
+fn check_budget<'a>(
+    container: &Value,
+    items: impl Iterator<Item = &'a Value>,
+) -> Result<(), OpError> {
+    let copies: usize = items.map(|i| refs_out(i, 0)).sum();
+    if copies == 0 {
+        return Ok(());
+    }
+    let size = count_values(container);
+    let cost = copies.saturating_mul(size);
+    let budget = size.saturating_mul(4).max(COPY_BUDGET_MIN);
+    if cost > budget {
+        return Err(OpError::TooLarge(format!(
+            "taking apart this value, which refers to itself {copies} times, would copy it {copies} times ({cost} values; the limit is {budget})"
+        )));
+    }
+    Ok(())
+}
+
+/// How many `BackRef`s in `v` climb exactly to the container `v` was
+/// taken from (`depth` as in [`climbs_out`]).
+fn refs_out(v: &Value, depth: usize) -> usize {
+    match v {
+        Value::BackRef(n) => usize::from(*n == depth),
+        Value::Tuple(items) | Value::List(items) => {
+            items.iter().map(|i| refs_out(i, depth + 1)).sum()
+        }
+        Value::Dict(d) => d.values().map(|x| refs_out(x, depth + 1)).sum(),
+        Value::Object(o) => parts(o).map(|p| refs_out(p, depth + 1)).sum(),
+        _ => 0,
+    }
+}
+
+/// Values in `v`, itself included.
+fn count_values(v: &Value) -> usize {
+    1 + match v {
+        Value::Tuple(items) | Value::List(items) => items.iter().map(count_values).sum(),
+        Value::Dict(d) => d
+            .iter()
+            .map(|(k, x)| count_values(k) + count_values(x))
+            .sum(),
+        Value::Set(s) | Value::FrozenSet(s) => s.iter().map(count_values).sum(),
+        Value::Object(o) => parts(o).map(count_values).sum(),
+        _ => 0,
     }
 }
 
@@ -163,7 +209,7 @@ fn parts_mut(o: &mut Object) -> Vec<&mut Value> {
 #[cfg(test)]
 mod tests {
     use crate::value::Dict;
-    use crate::Value;
+    use crate::{OpError, Value};
 
     fn list(items: Vec<Value>) -> Value {
         Value::List(items)
@@ -178,12 +224,10 @@ mod tests {
     #[test]
     fn a_reference_to_the_container_becomes_the_container() {
         let x = list(vec![Value::BackRef(0)]);
-        let items = x.detached_items().unwrap();
+        let items = x.detached_items().unwrap().unwrap();
         assert!(is_self_ref(&items[0]), "{items:?}");
         assert_eq!(items[0].repr(), "[[...]]");
         assert_eq!(list(items).repr(), "[[[...]]]");
-        // Taken apart by value: the same.
-        assert!(is_self_ref(&x.into_detached_items().unwrap()[0]));
     }
 
     /// `x = [1]; L = [x]; x.append(L)`: `list(x)[1]` is `L`, and `L[0][1]
@@ -191,7 +235,7 @@ mod tests {
     #[test]
     fn the_cycle_is_rerooted_at_the_item() {
         let x = list(vec![Value::Int(1), list(vec![Value::BackRef(1)])]);
-        let items = x.detached_items().unwrap();
+        let items = x.detached_items().unwrap().unwrap();
         assert_eq!(items[1].repr(), "[[1, [...]]]");
         assert!(
             matches!(&items[1], Value::List(l) if matches!(&l[..], [Value::List(x)] if matches!(x[..], [Value::Int(1), Value::BackRef(1)]))),
@@ -201,10 +245,7 @@ mod tests {
         // A cycle of the item's own is left alone.
         let inner = list(vec![Value::BackRef(0)]);
         let y = list(vec![inner]);
-        assert!(is_self_ref(&y.detached_items().unwrap()[0]));
-        // Nothing to do: moved, not copied.
-        let plain = list(vec![Value::Int(1), list(vec![Value::Int(2)])]);
-        assert_eq!(plain.into_detached_items().unwrap().len(), 2);
+        assert!(is_self_ref(&y.detached_items().unwrap().unwrap()[0]));
     }
 
     /// `d = {}; d['me'] = d`: `dict(d)['me']` is `d`, whose `'me'` is
@@ -218,10 +259,28 @@ mod tests {
             ])
             .unwrap(),
         ));
-        let pairs = d.detached_pairs().unwrap();
+        let pairs = d.detached_pairs().unwrap().unwrap();
         assert_eq!(pairs[0].1.repr(), "{'me': {...}, 'n': 3}");
         assert!(matches!(&pairs[0].1, Value::Dict(inner)
             if matches!(inner.get(&Value::Str("me".into())), Ok(Some(Value::BackRef(0))))));
         assert!(matches!(pairs[1].1, Value::Int(3)));
+    }
+
+    /// `x = [L, big]`, `L = [x] * 2000`: taking `L` out would copy `x`,
+    /// big sibling included, 2,000 times; refused rather than multiplied.
+    #[test]
+    fn copies_are_bounded() {
+        let big = list((0..2000).map(Value::Int).collect());
+        let l = list(vec![Value::BackRef(1); 2000]);
+        let x = list(vec![l, big]);
+        let e = x.detached_items().unwrap_err();
+        assert!(matches!(e, OpError::TooLarge(_)), "{e:?}");
+        // One reference to a big container is what CPython's sharing
+        // costs us: allowed.
+        let one = list(vec![
+            list(vec![Value::BackRef(1)]),
+            list((0..100_000).map(Value::Int).collect()),
+        ]);
+        assert_eq!(one.detached_items().unwrap().unwrap().len(), 2);
     }
 }

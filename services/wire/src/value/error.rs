@@ -22,4 +22,7 @@ pub enum OpError {
     /// (ordering two opaque objects, a `sort` key function).
     #[error("{0}")]
     NeedsPython(String),
+    /// A result too large to build (`MemoryError` in the manager).
+    #[error("{0}")]
+    TooLarge(String),
 }

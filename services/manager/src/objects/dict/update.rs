@@ -52,7 +52,7 @@ type Pairs = (Vec<(Value, Value)>, Option<PyException>);
 /// `dict_update_arg`: a mapping's items, or an iterable of pairs (up to the
 /// first bad element, which is returned beside them).
 fn pairs_of(ctx: &CallCtx<'_>, arg: &Value) -> Result<Pairs, PyException> {
-    if let Some(pairs) = arg.detached_pairs() {
+    if let Some(pairs) = arg.detached_pairs()? {
         return Ok((pairs, None));
     }
     // A proxy of one of our dicts has `keys`, so CPython merges it as a

@@ -45,7 +45,7 @@ fn not_iterable(v: &Value) -> PyException {
 /// kind of iterable the server can walk.
 pub fn iterate_plain(v: &Value) -> Result<Option<Vec<Value>>, PyException> {
     let items = match v {
-        Value::List(_) | Value::Tuple(_) => v.detached_items().unwrap_or_default(),
+        Value::List(_) | Value::Tuple(_) => v.detached_items()?.unwrap_or_default(),
         Value::Set(s) | Value::FrozenSet(s) => s.iter().cloned().collect(),
         Value::Dict(d) => d.keys().cloned().collect(),
         Value::Str(_) | Value::SurrogateStr(_) => v.str_items().unwrap_or_default(),
