@@ -40,55 +40,60 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+def op(name, *args):
+    """One operation: its name and the strategies of its arguments."""
+    return st.tuples(st.just(name), *args)
+
+
 small_ints = st.integers(-6, 6)
 slices = st.builds(slice, st.none() | small_ints, st.none() | small_ints, st.none() | st.sampled_from([-2, -1, 1, 2]))
 indexes = small_ints | slices
 sort_keys = st.sampled_from([None, len, str, abs, str.lower, operator.itemgetter(0)])
 
 list_ops = st.one_of(
-    st.tuples(st.just("append"), values),
-    st.tuples(st.just("extend"), st.lists(values, max_size=3)),
-    st.tuples(st.just("insert"), small_ints, values),
-    st.tuples(st.just("pop"), st.none() | small_ints),
-    st.tuples(st.just("remove"), values),
-    st.tuples(st.just("index"), values),
-    st.tuples(st.just("count"), values),
-    st.tuples(st.just("sort"), sort_keys, st.booleans()),
-    st.tuples(st.just("reverse")),
-    st.tuples(st.just("getitem"), indexes),
-    st.tuples(st.just("setitem"), small_ints, values),
-    st.tuples(st.just("setslice"), slices, st.lists(values, max_size=3)),
-    st.tuples(st.just("delitem"), indexes),
-    st.tuples(st.just("contains"), values),
-    st.tuples(st.just("iadd"), st.lists(values, max_size=2)),
-    st.tuples(st.just("imul"), st.integers(-1, 2)),
-    st.tuples(st.just("add"), st.lists(values, max_size=2) | values),
-    st.tuples(st.just("mul"), st.integers(-1, 2) | values),
-    st.tuples(st.just("len")),
-    st.tuples(st.just("reversed")),
+    op("append", values),
+    op("extend", st.lists(values, max_size=3)),
+    op("insert", small_ints, values),
+    op("pop", st.none() | small_ints),
+    op("remove", values),
+    op("index", values),
+    op("count", values),
+    op("sort", sort_keys, st.booleans()),
+    op("reverse"),
+    op("getitem", indexes),
+    op("setitem", small_ints, values),
+    op("setslice", slices, st.lists(values, max_size=3)),
+    op("delitem", indexes),
+    op("contains", values),
+    op("iadd", st.lists(values, max_size=2)),
+    op("imul", st.integers(-1, 2)),
+    op("add", st.lists(values, max_size=2) | values),
+    op("mul", st.integers(-1, 2) | values),
+    op("len"),
+    op("reversed"),
 )
 
 dict_ops = st.one_of(
-    st.tuples(st.just("setitem"), hashables, values),
-    st.tuples(st.just("getitem"), hashables),
-    st.tuples(st.just("delitem"), hashables),
-    st.tuples(st.just("get"), hashables, st.none() | values),
-    st.tuples(st.just("pop"), hashables, st.just(None) | values),
-    st.tuples(st.just("pop1"), hashables),
-    st.tuples(st.just("popitem")),
-    st.tuples(st.just("setdefault"), hashables, values),
-    st.tuples(st.just("update"), st.dictionaries(hashables, values, max_size=3)),
-    st.tuples(st.just("update_pairs"), st.lists(st.tuples(hashables, values), max_size=3)),
-    st.tuples(st.just("contains"), hashables),
-    st.tuples(st.just("keys")),
-    st.tuples(st.just("items")),
-    st.tuples(st.just("values")),
-    st.tuples(st.just("clear")),
-    st.tuples(st.just("len")),
-    st.tuples(st.just("reversed")),
-    st.tuples(st.just("or"), st.dictionaries(hashables, values, max_size=2) | values),
-    st.tuples(st.just("ior"), st.dictionaries(hashables, values, max_size=2) | values),
-    st.tuples(st.just("fromkeys"), st.lists(hashables, max_size=3), values),
+    op("setitem", hashables, values),
+    op("getitem", hashables),
+    op("delitem", hashables),
+    op("get", hashables, st.none() | values),
+    op("pop", hashables, st.just(None) | values),
+    op("pop1", hashables),
+    op("popitem"),
+    op("setdefault", hashables, values),
+    op("update", st.dictionaries(hashables, values, max_size=3)),
+    op("update_pairs", st.lists(st.tuples(hashables, values), max_size=3)),
+    op("contains", hashables),
+    op("keys"),
+    op("items"),
+    op("values"),
+    op("clear"),
+    op("len"),
+    op("reversed"),
+    op("or", st.dictionaries(hashables, values, max_size=2) | values),
+    op("ior", st.dictionaries(hashables, values, max_size=2) | values),
+    op("fromkeys", st.lists(hashables, max_size=3), values),
 )
 
 
@@ -231,10 +236,10 @@ array_items = st.one_of(
     st.characters(categories=("Cs",)),
 )
 array_ops = st.one_of(
-    st.tuples(st.just("getitem"), indexes),
-    st.tuples(st.just("setitem"), small_ints, array_items),
-    st.tuples(st.just("setslice"), slices, st.lists(array_items, max_size=3)),
-    st.tuples(st.just("len")),
+    op("getitem", indexes),
+    op("setitem", small_ints, array_items),
+    op("setslice", slices, st.lists(array_items, max_size=3)),
+    op("len"),
 )
 
 
@@ -280,24 +285,24 @@ attr_names = st.one_of(
     st.from_regex(r"[a-z]{1,3}", fullmatch=True),
 )
 namespace_ops = st.one_of(
-    st.tuples(st.just("set"), attr_names, values),
-    st.tuples(st.just("get"), attr_names),
-    st.tuples(st.just("del"), attr_names),
+    op("set", attr_names, values),
+    op("get", attr_names),
+    op("del", attr_names),
 )
 queue_ops = st.one_of(
-    st.tuples(st.just("put_nowait"), values),
-    st.tuples(st.just("get_nowait")),
-    st.tuples(st.just("qsize")),
-    st.tuples(st.just("empty")),
-    st.tuples(st.just("full")),
-    st.tuples(st.just("task_done")),
+    op("put_nowait", values),
+    op("get_nowait"),
+    op("qsize"),
+    op("empty"),
+    op("full"),
+    op("task_done"),
 )
 semaphore_ops = st.one_of(
-    st.tuples(st.just("acquire"), st.just(False)),
+    op("acquire", st.just(False)),
     # (A timeout of -1 means forever for a Lock: left out, it would hang.)
-    st.tuples(st.just("acquire_timeout"), st.sampled_from([0, 0.001])),
-    st.tuples(st.just("release")),
-    st.tuples(st.just("get_value")),
+    op("acquire_timeout", st.sampled_from([0, 0.001])),
+    op("release"),
+    op("get_value"),
 )
 
 

@@ -34,7 +34,11 @@ impl Value {
     pub fn detached_items(&self) -> Result<Option<Vec<Value>>, OpError> {
         match self {
             Value::List(items) | Value::Tuple(items) => {
-                check_budget(self, items.iter())?;
+                // No reference back (the usual case): plain copies, no
+                // second walk.
+                if check_budget(self, items.iter())? == 0 {
+                    return Ok(Some(items.clone()));
+                }
                 Ok(Some(
                     items
                         .iter()
@@ -53,7 +57,11 @@ impl Value {
     pub fn detached_pairs(&self) -> Result<Option<Vec<(Value, Value)>>, OpError> {
         match self {
             Value::Dict(d) => {
-                check_budget(self, d.values())?;
+                if check_budget(self, d.values())? == 0 {
+                    return Ok(Some(
+                        d.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    ));
+                }
                 Ok(Some(
                     d.iter()
                         .map(|(k, v)| (k.clone(), detach(v, self, Slot::Key(k))))
@@ -65,14 +73,15 @@ impl Value {
     }
 }
 
-/// Refuses a detach whose copies of `container` would be too many values.
+/// How many copies of `container` taking `items` out of it makes; refuses
+/// when they would be too many values.
 fn check_budget<'a>(
     container: &Value,
     items: impl Iterator<Item = &'a Value>,
-) -> Result<(), OpError> {
+) -> Result<usize, OpError> {
     let copies: usize = items.map(|i| refs_out(i, 0)).sum();
     if copies == 0 {
-        return Ok(());
+        return Ok(0);
     }
     let size = count_values(container);
     let cost = copies.saturating_mul(size);
@@ -82,7 +91,7 @@ fn check_budget<'a>(
             "taking apart this value, which refers to itself {copies} times, would copy it {copies} times ({cost} values; the limit is {budget})"
         )));
     }
-    Ok(())
+    Ok(copies)
 }
 
 /// How many `BackRef`s in `v` climb exactly to the container `v` was
