@@ -111,12 +111,16 @@ impl Args {
                 sig.name
             )));
         }
-        if self.pos.len() > n {
-            return Err(PyException::type_error(too_many(sig, self.pos.len())));
+        // A C method counts its positional arguments first; a Python
+        // function binds its keywords first and counts after (so an
+        // unexpected keyword is what it reports, CPython's
+        // `initialize_locals`).
+        let given = self.pos.len();
+        if sig.positional_only && given > n {
+            return Err(PyException::type_error(too_many(sig, given)));
         }
         let mut slots: Vec<Option<Value>> = Vec::with_capacity(n);
-        let given = self.pos.len();
-        slots.extend(self.pos.into_iter().map(Some));
+        slots.extend(self.pos.into_iter().take(n).map(Some));
         slots.resize_with(n, || None);
         for (name, v) in self.kw {
             let Some(i) = sig.params.iter().position(|p| *p == name) else {
@@ -133,6 +137,9 @@ impl Args {
                 )));
             }
             slots[i] = Some(v);
+        }
+        if given > n {
+            return Err(PyException::type_error(too_many(sig, given)));
         }
         let missing: Vec<&str> = sig.params[..sig.required]
             .iter()
@@ -261,6 +268,29 @@ mod tests {
         assert_eq!(
             e.message(),
             "Queue.put() takes from 2 to 4 positional arguments but 5 were given"
+        );
+        // A Python function reports a wrong keyword before too many
+        // positional arguments, and a keyword that repeats one of them.
+        let kw = |name: &str| vec![(name.to_string(), Value::None)];
+        let e = Args {
+            pos: vec![Value::None; 4],
+            kw: kw("key"),
+        }
+        .bind(&PUT)
+        .unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Queue.put() got an unexpected keyword argument 'key'"
+        );
+        let e = Args {
+            pos: vec![Value::None; 4],
+            kw: kw("timeout"),
+        }
+        .bind(&PUT)
+        .unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Queue.put() got multiple values for argument 'timeout'"
         );
     }
 }

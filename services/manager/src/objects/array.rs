@@ -306,7 +306,7 @@ impl SharedObject for Array {
             "__getitem__" => Conv::Slot("__getitem__", 1)
                 .one(args)
                 .and_then(|k| self.getitem(&k)),
-            "__setitem__" => Conv::Slot("__setitem__", 2)
+            "__setitem__" => Conv::Unpack("__setitem__", 2)
                 .two(args)
                 .and_then(|(k, v)| self.setitem(&k, &v))
                 .map(|_| Value::None),

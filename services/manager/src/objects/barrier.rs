@@ -22,7 +22,6 @@
 
 use crate::args::{Args, Sig};
 use crate::objects::lock::wait::{deadline_in, guard, no_args, seconds, wait_until, Waiters};
-use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, CallResult, SharedObject};
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::Value;
@@ -62,7 +61,7 @@ fn broken() -> PyException {
 /// `Barrier(parties, action=None, timeout=None)`.
 pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Barrier.__init__", &["parties", "action", "timeout"], 1);
-    let mut b = bind_method(&SIG, args)?;
+    let mut b = args.bind(&SIG)?;
     let parties = match b.req(0) {
         Value::Int(n) if n >= 1 => n as u64,
         Value::Bool(true) => 1,
@@ -299,7 +298,7 @@ impl SharedObject for Barrier {
             "__getattribute__" => self.get_attribute(args).into(),
             "wait" => {
                 const SIG: Sig = Sig::py("Barrier.wait", &["timeout"], 0);
-                match bind_method(&SIG, args) {
+                match args.bind(&SIG) {
                     Ok(mut b) => {
                         let timeout = b.take(0).filter(|t| !matches!(t, Value::None));
                         Call::wait(self.wait(timeout))

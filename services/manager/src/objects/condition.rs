@@ -23,7 +23,6 @@
 use crate::args::{Args, Sig};
 use crate::objects::lock::wait::{compare_error, guard, mark_handoff, no_args, seconds};
 use crate::objects::lock::{LockObject, LockRef};
-use crate::objects::seq::bind_method;
 use crate::objects::{duration, Call, CallCtx, SharedObject};
 use crate::proxyref;
 use crate::pyexc::PyException;
@@ -60,7 +59,7 @@ pub struct Condition {
 /// `Condition(lock=None)`.
 pub fn create(ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Condition.__init__", &["lock"], 0);
-    let (lock, lock_id) = match bind_method(&SIG, args)?.take(0) {
+    let (lock, lock_id) = match args.bind(&SIG)?.take(0) {
         None | Some(Value::None) => (LockRef::new_rlock(), None),
         Some(v) => resolve_lock(ctx, &v)?,
     };
@@ -167,7 +166,7 @@ impl Condition {
     /// `wait(timeout=None)`.
     fn wait(&self, conn: ConnId, args: Args) -> Call<'_> {
         const SIG: Sig = Sig::py("Condition.wait", &["timeout"], 0);
-        let timeout = match bind_method(&SIG, args) {
+        let timeout = match args.bind(&SIG) {
             Ok(mut b) => b.take(0).filter(|t| !matches!(t, Value::None)),
             Err(e) => return Call::err(e),
         };
@@ -248,7 +247,7 @@ impl Condition {
     /// is only looked at when somebody waits, and a float counts up.
     fn notify(&self, conn: ConnId, args: Args) -> Result<Value, PyException> {
         const SIG: Sig = Sig::py("Condition.notify", &["n"], 0);
-        let n = bind_method(&SIG, args)?.take(0).unwrap_or(Value::Int(1));
+        let n = args.bind(&SIG)?.take(0).unwrap_or(Value::Int(1));
         self.check_notify(conn)?;
         if self.waiting() == 0 {
             return Ok(Value::None);

@@ -161,96 +161,97 @@ impl SharedObject for DictObject {
         let none = |r: Result<(), PyException>| r.map(|_| Value::None);
         // Views pickle as `builtins.list([...])` (spec 7.5, captured).
         let view = |items: Vec<Value>| seq::builtin_call("list", vec![Value::List(items)]);
-        let r =
-            match method {
-                "__getitem__" => Conv::One("dict.__getitem__").one(args).and_then(|k| {
-                    let v = self.map().get(&k)?.cloned();
-                    v.ok_or_else(|| PyException::key_error(k))
-                }),
-                "__setitem__" => none(Conv::Slot("__setitem__", 2).two(args).and_then(|(k, v)| {
-                    self.map().insert(k, v)?;
-                    Ok(())
-                })),
-                "__delitem__" => none(Conv::Slot("__delitem__", 1).one(args).and_then(|k| {
-                    match self.map().remove(&k)? {
-                        Some(_) => Ok(()),
-                        None => Err(PyException::key_error(k)),
-                    }
-                })),
-                "__contains__" => Conv::One("dict.__contains__")
-                    .one(args)
-                    .and_then(|k| Ok(Value::Bool(self.map().contains_key(&k)?))),
-                "__len__" => Conv::Slot("__len__", 0)
-                    .none(args)
-                    .map(|_| Value::Int(self.map().len() as i64)),
-                "__iter__" => {
-                    return Call::Done(Conv::Slot("__iter__", 0).none(args).map(|_| {
-                        Ret::Object(Arc::new(Iterator::over_dict_keys(self.map.clone())))
-                    }))
+        let r = match method {
+            "__getitem__" => Conv::One("dict.__getitem__").one(args).and_then(|k| {
+                let v = self.map().get(&k)?.cloned();
+                v.ok_or_else(|| PyException::key_error(k))
+            }),
+            "__setitem__" => none(Conv::Unpack("__setitem__", 2).two(args).and_then(|(k, v)| {
+                self.map().insert(k, v)?;
+                Ok(())
+            })),
+            "__delitem__" => none(Conv::Slot("__delitem__", 1).one(args).and_then(|k| {
+                match self.map().remove(&k)? {
+                    Some(_) => Ok(()),
+                    None => Err(PyException::key_error(k)),
                 }
-                "__reversed__" => Conv::NoArgs("dict.__reversed__").none(args).map(|_| {
-                    let mut keys = self.keys_list();
-                    keys.reverse();
-                    // A `dict_reversekeyiterator` pickles as `iter([...])`.
-                    seq::builtin_call("iter", vec![Value::List(keys)])
-                }),
-                "keys" => Conv::NoArgs("dict.keys")
-                    .none(args)
-                    .map(|_| view(self.keys_list())),
-                "values" => Conv::NoArgs("dict.values")
-                    .none(args)
-                    .map(|_| view(self.map().values().cloned().collect())),
-                "items" => Conv::NoArgs("dict.items").none(args).map(|_| {
-                    let items = self
-                        .map()
-                        .iter()
-                        .map(|(k, v)| Value::tuple([k.clone(), v.clone()]))
-                        .collect();
-                    view(items)
-                }),
-                "get" => Conv::Clinic("dict.get", "get", 1, 2)
-                    .unpack(args)
-                    .and_then(|a| self.get(a)),
-                "pop" => Conv::Clinic("dict.pop", "pop", 1, 2)
-                    .unpack(args)
-                    .and_then(|a| self.pop(a)),
-                "popitem" => Conv::NoArgs("dict.popitem").none(args).and_then(|_| {
-                    let item = self.map().pop_last();
-                    item.map(|(k, v)| Value::tuple([k, v])).ok_or_else(|| {
-                        PyException::key_error(Value::from("popitem(): dictionary is empty"))
-                    })
-                }),
-                "setdefault" => Conv::Clinic("dict.setdefault", "setdefault", 1, 2)
-                    .unpack(args)
-                    .and_then(|a| self.setdefault(a)),
-                "update" => none(self.update(ctx, args)),
-                "copy" => Conv::NoArgs("dict.copy")
-                    .none(args)
-                    .map(|_| dict_value(&self.map())),
-                "clear" => none(
-                    Conv::NoArgs("dict.clear")
+            })),
+            "__contains__" => Conv::One("dict.__contains__")
+                .one(args)
+                .and_then(|k| Ok(Value::Bool(self.map().contains_key(&k)?))),
+            "__len__" => Conv::Slot("__len__", 0)
+                .none(args)
+                .map(|_| Value::Int(self.map().len() as i64)),
+            "__iter__" => {
+                return Call::Done(
+                    Conv::Slot("__iter__", 0)
                         .none(args)
-                        .map(|_| self.map().clear()),
-                ),
-                "fromkeys" => Conv::Clinic("dict.fromkeys", "fromkeys", 1, 2)
-                    .unpack(args)
-                    .and_then(|a| self.fromkeys(ctx, a)),
-                "__or__" => Conv::Slot("__or__", 1)
-                    .one(args)
-                    .and_then(|o| self.or(&o, false)),
-                "__ror__" => Conv::Slot("__ror__", 1)
-                    .one(args)
-                    .and_then(|o| self.or(&o, true)),
-                // `d |= x` accepts anything `update` does (`dict_ior`) and
-                // answers the whole dict, which the client discards.
-                "__ior__" => Conv::Slot("__ior__", 1).one(args).and_then(|o| {
-                    self.update(ctx, Args::new(vec![o]))?;
-                    Ok(dict_value(&self.map()))
-                }),
-                other => Err(PyException::attribute_error(format!(
-                    "'dict' object has no attribute '{other}'"
-                ))),
-            };
+                        .map(|_| Ret::Object(Arc::new(Iterator::over_dict_keys(self.map.clone())))),
+                )
+            }
+            "__reversed__" => Conv::NoArgs("dict.__reversed__").none(args).map(|_| {
+                let mut keys = self.keys_list();
+                keys.reverse();
+                // A `dict_reversekeyiterator` pickles as `iter([...])`.
+                seq::builtin_call("iter", vec![Value::List(keys)])
+            }),
+            "keys" => Conv::NoArgs("dict.keys")
+                .none(args)
+                .map(|_| view(self.keys_list())),
+            "values" => Conv::NoArgs("dict.values")
+                .none(args)
+                .map(|_| view(self.map().values().cloned().collect())),
+            "items" => Conv::NoArgs("dict.items").none(args).map(|_| {
+                let items = self
+                    .map()
+                    .iter()
+                    .map(|(k, v)| Value::tuple([k.clone(), v.clone()]))
+                    .collect();
+                view(items)
+            }),
+            "get" => Conv::Clinic("dict.get", "get", 1, 2)
+                .unpack(args)
+                .and_then(|a| self.get(a)),
+            "pop" => Conv::Clinic("dict.pop", "pop", 1, 2)
+                .unpack(args)
+                .and_then(|a| self.pop(a)),
+            "popitem" => Conv::NoArgs("dict.popitem").none(args).and_then(|_| {
+                let item = self.map().pop_last();
+                item.map(|(k, v)| Value::tuple([k, v])).ok_or_else(|| {
+                    PyException::key_error(Value::from("popitem(): dictionary is empty"))
+                })
+            }),
+            "setdefault" => Conv::Clinic("dict.setdefault", "setdefault", 1, 2)
+                .unpack(args)
+                .and_then(|a| self.setdefault(a)),
+            "update" => none(self.update(ctx, args)),
+            "copy" => Conv::NoArgs("dict.copy")
+                .none(args)
+                .map(|_| dict_value(&self.map())),
+            "clear" => none(
+                Conv::NoArgs("dict.clear")
+                    .none(args)
+                    .map(|_| self.map().clear()),
+            ),
+            "fromkeys" => Conv::Clinic("dict.fromkeys", "fromkeys", 1, 2)
+                .unpack(args)
+                .and_then(|a| self.fromkeys(ctx, a)),
+            "__or__" => Conv::Slot("__or__", 1)
+                .one(args)
+                .and_then(|o| self.or(&o, false)),
+            "__ror__" => Conv::Slot("__ror__", 1)
+                .one(args)
+                .and_then(|o| self.or(&o, true)),
+            // `d |= x` accepts anything `update` does (`dict_ior`) and
+            // answers the whole dict, which the client discards.
+            "__ior__" => Conv::Slot("__ior__", 1).one(args).and_then(|o| {
+                self.update(ctx, Args::new(vec![o]))?;
+                Ok(dict_value(&self.map()))
+            }),
+            other => Err(PyException::attribute_error(format!(
+                "'dict' object has no attribute '{other}'"
+            ))),
+        };
         r.into()
     }
 

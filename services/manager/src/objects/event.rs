@@ -11,7 +11,6 @@ use crate::args::{Args, Sig};
 use crate::objects::lock::wait::{
     compare_error, deadline_in, guard, no_args, seconds, wait_until, Waiters,
 };
-use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::pyexc::PyException;
 use mpcluster_wire::Value;
@@ -53,7 +52,7 @@ impl Event {
     /// `Condition.wait` then only polls).
     fn wait(&self, args: Args) -> Call<'_> {
         const SIG: Sig = Sig::py("Event.wait", &["timeout"], 0);
-        let timeout = match bind_method(&SIG, args) {
+        let timeout = match args.bind(&SIG) {
             Ok(mut b) => b.take(0).filter(|t| !matches!(t, Value::None)),
             Err(e) => return Call::err(e),
         };

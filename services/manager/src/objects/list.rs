@@ -177,7 +177,7 @@ impl SharedObject for List {
                 .one(args)
                 .and_then(|k| self.getitem(&k)),
             "__setitem__" => none(
-                Conv::Slot("__setitem__", 2)
+                Conv::Unpack("__setitem__", 2)
                     .two(args)
                     .and_then(|(k, v)| self.setitem(ctx, &k, v)),
             ),
@@ -211,11 +211,11 @@ impl SharedObject for List {
                 } else {
                     "__rmul__"
                 };
-                Conv::Slot(name, 1)
+                Conv::Unpack(name, 1)
                     .one(args)
                     .and_then(|n| List::repeated(&self.items(), &n).map(Value::List))
             }
-            "__imul__" => Conv::Slot("__imul__", 1).one(args).and_then(|n| {
+            "__imul__" => Conv::Unpack("__imul__", 1).one(args).and_then(|n| {
                 let mut items = self.items();
                 *items = List::repeated(&items, &n)?;
                 Ok(Value::List(items.clone()))

@@ -29,7 +29,7 @@ const INIT: Sig = Sig::py("Namespace.__init__", &[], 0);
 /// `Namespace(**kwds)`.
 pub fn create(_ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     let kw = args.kw.clone();
-    seq::bind_method(&INIT, Args::new(args.pos))?;
+    Args::new(args.pos).bind(&INIT)?;
     let mut attrs = Dict::new();
     for (k, v) in kw {
         attrs.insert(Value::Str(k), v)?;
@@ -93,7 +93,7 @@ impl SharedObject for Namespace {
             "__getattribute__" => Conv::Slot("__getattribute__", 1)
                 .one(args)
                 .and_then(|n| self.getattr(&n)),
-            "__setattr__" => Conv::Slot("__setattr__", 2)
+            "__setattr__" => Conv::Unpack("__setattr__", 2)
                 .two(args)
                 .and_then(|(n, v)| self.setattr(n, v))
                 .map(|_| Value::None),

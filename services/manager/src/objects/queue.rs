@@ -18,7 +18,6 @@ use crate::args::{Args, Sig};
 use crate::objects::lock::wait::{
     compare_error, deadline_in, guard, no_args, seconds, wait_until, Waiters,
 };
-use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::proxyref;
 use crate::pyexc::{ExcKind, PyException};
@@ -60,7 +59,7 @@ pub struct Queue {
 /// `Queue(maxsize=0)`.
 pub fn create(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Queue.__init__", &["maxsize"], 0);
-    let maxsize = match bind_method(&SIG, args)?.take(0) {
+    let maxsize = match args.bind(&SIG)?.take(0) {
         None => 0,
         Some(v) => bound(&v)?,
     };
@@ -259,7 +258,7 @@ impl SharedObject for Queue {
         let not_none = |v: Option<Value>| v.filter(|t| !matches!(t, Value::None));
         let len = || guard(&self.state).items.len();
         match method {
-            "put" => match bind_method(&PUT, args) {
+            "put" => match args.bind(&PUT) {
                 Ok(mut b) => {
                     let item = b.req(0);
                     let block = b.take(1).is_none_or(|v| v.truthy());
@@ -267,11 +266,11 @@ impl SharedObject for Queue {
                 }
                 Err(e) => Call::err(e),
             },
-            "put_nowait" => match bind_method(&PUT_NOWAIT, args) {
+            "put_nowait" => match args.bind(&PUT_NOWAIT) {
                 Ok(mut b) => self.put(b.req(0), false, None),
                 Err(e) => Call::err(e),
             },
-            "get" => match bind_method(&GET, args) {
+            "get" => match args.bind(&GET) {
                 Ok(mut b) => {
                     let block = b.take(0).is_none_or(|v| v.truthy());
                     self.get(block, not_none(b.take(1)))
@@ -298,7 +297,8 @@ impl SharedObject for Queue {
                 Ok(()) => self.join(),
                 Err(e) => Call::err(e),
             },
-            "shutdown" => bind_method(&SHUTDOWN, args)
+            "shutdown" => args
+                .bind(&SHUTDOWN)
                 .map(|mut b| {
                     self.shutdown(b.take(0).is_some_and(|v| v.truthy()));
                     Value::None

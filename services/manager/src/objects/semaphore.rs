@@ -12,7 +12,6 @@ use crate::args::{Args, Sig};
 use crate::objects::lock::wait::{
     compare_error, deadline_in, guard, no_args, seconds, wait_until, Waiters,
 };
-use crate::objects::seq::bind_method;
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::Value;
@@ -32,13 +31,13 @@ pub struct Semaphore {
 
 pub fn create_semaphore(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("Semaphore.__init__", &["value"], 0);
-    let value = initial_value(bind_method(&SIG, args)?.take(0))?;
+    let value = initial_value(args.bind(&SIG)?.take(0))?;
     Ok(Arc::new(Semaphore::new(value, false)))
 }
 
 pub fn create_bounded(_: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
     const SIG: Sig = Sig::py("BoundedSemaphore.__init__", &["value"], 0);
-    let value = initial_value(bind_method(&SIG, args)?.take(0))?;
+    let value = initial_value(args.bind(&SIG)?.take(0))?;
     Ok(Arc::new(Semaphore::new(value, true)))
 }
 
@@ -90,7 +89,7 @@ impl Semaphore {
     /// `acquire(blocking=True, timeout=None)` as `threading.Semaphore`.
     fn acquire(&self, args: Args) -> Call<'_> {
         const SIG: Sig = Sig::py("Semaphore.acquire", &["blocking", "timeout"], 0);
-        let mut b = match bind_method(&SIG, args) {
+        let mut b = match args.bind(&SIG) {
             Ok(b) => b,
             Err(e) => return Call::err(e),
         };
@@ -138,7 +137,7 @@ impl Semaphore {
         } else {
             Sig::py("Semaphore.release", &["n"], 0)
         };
-        let n = bind_method(&sig, args)?.take(0).unwrap_or(Value::Int(1));
+        let n = args.bind(&sig)?.take(0).unwrap_or(Value::Int(1));
         let one_or_more = || PyException::value_error("n must be one or more");
         let too_many = || PyException::value_error("Semaphore released too many times");
         let n: u64 = match &n {

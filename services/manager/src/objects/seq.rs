@@ -9,7 +9,7 @@
 //! `PySlice_Unpack`/`PySlice_AdjustIndices`. Keeping them here makes
 //! `list.rs` and `array.rs` agree on every edge case.
 
-use crate::args::{Args, Bound, Sig};
+use crate::args::Args;
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::{Object, Value};
 use num_traits::Signed;
@@ -47,6 +47,11 @@ pub enum Conv {
     /// A slot wrapper taking `n` arguments (`__len__`, `__add__`):
     /// `expected 1 argument, got 0`.
     Slot(&'static str, usize),
+    /// A slot wrapper that unpacks its arguments with an empty function
+    /// name (`__setitem__`, `__setattr__`, and a sequence's `__mul__`,
+    /// `__rmul__`, `__imul__`): ` expected 1 argument, got 0`, CPython's
+    /// leading space and all.
+    Unpack(&'static str, usize),
 }
 
 impl Conv {
@@ -83,14 +88,16 @@ impl Conv {
                 }
                 check_count(short, n, min, max)?;
             }
-            Conv::Slot(name, k) => {
+            Conv::Slot(name, k) | Conv::Unpack(name, k) => {
                 if !args.kw.is_empty() {
                     return Err(no_kw(&format!("wrapper {name}")));
                 }
                 if n != k {
-                    // `wrap_objobjargproc` unpacks with an empty function
-                    // name, hence CPython's leading space for two arguments.
-                    let lead = if k == 2 { " " } else { "" };
+                    let lead = if matches!(self, Conv::Unpack(..)) {
+                        " "
+                    } else {
+                        ""
+                    };
                     return Err(PyException::type_error(format!(
                         "{lead}expected {k} argument{}, got {n}",
                         plural(k)
@@ -140,27 +147,6 @@ fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
-}
-
-/// Binds the arguments of a method written in Python (`Value.set`,
-/// `Namespace.__init__`): CPython counts `self` in its "takes N positional
-/// arguments" message, which `Args::bind` does not know about.
-pub fn bind_method(sig: &Sig, args: Args) -> Result<Bound, PyException> {
-    let (n, given) = (sig.params.len(), args.pos.len());
-    if given > n {
-        let takes = if sig.required == n {
-            format!("{}", n + 1)
-        } else {
-            format!("from {} to {}", sig.required + 1, n + 1)
-        };
-        return Err(PyException::type_error(format!(
-            "{}() takes {takes} positional argument{} but {} were given",
-            sig.name,
-            plural(n + 1),
-            given + 1
-        )));
-    }
-    args.bind(sig)
 }
 
 /// An `int` argument (bools included, as Python's `__index__`), with big
@@ -394,6 +380,7 @@ pub fn builtin_call(name: &str, args: Vec<Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::Sig;
     use num_bigint::BigInt;
 
     fn slice(a: Value, b: Value, c: Value) -> Vec<Value> {
@@ -488,8 +475,12 @@ mod tests {
             "expected 0 arguments, got 1"
         );
         assert_eq!(
-            msg(Conv::Slot("__setitem__", 2), 1),
+            msg(Conv::Unpack("__setitem__", 2), 1),
             " expected 2 arguments, got 1"
+        );
+        assert_eq!(
+            msg(Conv::Unpack("__imul__", 1), 0),
+            " expected 1 argument, got 0"
         );
         let kw = Args {
             pos: vec![],
@@ -522,18 +513,18 @@ mod tests {
     fn python_methods_count_self() {
         // CPython 3.11: Value('i', 1).get(1), Value('i', 1, True, 2).
         let get = Sig::py("Value.get", &[], 0);
-        let e = bind_method(&get, Args::new(vec![Value::None])).unwrap_err();
+        let e = Args::new(vec![Value::None]).bind(&get).unwrap_err();
         assert_eq!(
             e.message(),
             "Value.get() takes 1 positional argument but 2 were given"
         );
         let init = Sig::py("Value.__init__", &["typecode", "value", "lock"], 2);
-        let e = bind_method(&init, Args::new(vec![Value::None; 4])).unwrap_err();
+        let e = Args::new(vec![Value::None; 4]).bind(&init).unwrap_err();
         assert_eq!(
             e.message(),
             "Value.__init__() takes from 3 to 4 positional arguments but 5 were given"
         );
-        let e = bind_method(&init, Args::new(vec![Value::None])).unwrap_err();
+        let e = Args::new(vec![Value::None]).bind(&init).unwrap_err();
         assert_eq!(
             e.message(),
             "Value.__init__() missing 1 required positional argument: 'value'"

@@ -29,7 +29,7 @@ const SET: Sig = Sig::py("Value.set", &["value"], 1);
 
 /// `Value(typecode, value, lock=True)`.
 pub fn create(_ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
-    let mut b = seq::bind_method(&INIT, args)?;
+    let mut b = args.bind(&INIT)?;
     Ok(Arc::new(ValueObject {
         typecode: b.req(0),
         value: Mutex::new(b.req(1)),
@@ -43,8 +43,8 @@ impl SharedObject for ValueObject {
 
     fn call<'a>(&'a self, _ctx: &'a CallCtx<'a>, method: &str, args: Args) -> Call<'a> {
         let r = match method {
-            "get" => seq::bind_method(&GET, args).map(|_| seq::lock(&self.value).clone()),
-            "set" => seq::bind_method(&SET, args).map(|mut b| {
+            "get" => args.bind(&GET).map(|_| seq::lock(&self.value).clone()),
+            "set" => args.bind(&SET).map(|mut b| {
                 *seq::lock(&self.value) = b.req(0);
                 Value::None
             }),

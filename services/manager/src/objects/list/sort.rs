@@ -13,6 +13,14 @@ use mpcluster_wire::Value;
 impl List {
     /// `list.sort(*, key=None, reverse=False)`.
     pub(super) fn sort(&self, args: Args) -> Result<(), PyException> {
+        // Argument Clinic counts all arguments before it looks at their kind.
+        let given = args.pos.len() + args.kw.len();
+        if given > 2 {
+            let kind = if args.pos.is_empty() { "keyword " } else { "" };
+            return Err(PyException::type_error(format!(
+                "sort() takes at most 2 {kind}arguments ({given} given)"
+            )));
+        }
         if !args.pos.is_empty() {
             return Err(PyException::type_error(
                 "sort() takes no positional arguments",
@@ -88,6 +96,26 @@ mod tests {
                 .unwrap()
                 .message(),
             "sort() takes no positional arguments"
+        );
+        // Too many in all is reported before their kind (Argument Clinic).
+        assert_eq!(
+            call_kw(
+                &l,
+                &store,
+                "sort",
+                vec![I(0)],
+                vec![("key", N), ("reverse", N)]
+            )
+            .err()
+            .unwrap()
+            .message(),
+            "sort() takes at most 2 arguments (3 given)"
+        );
+        assert_eq!(
+            sort(vec![("key", N), ("reverse", N), ("a", N)])
+                .unwrap_err()
+                .message(),
+            "sort() takes at most 2 keyword arguments (3 given)"
         );
         assert_eq!(
             sort(vec![("foo", I(1))]).unwrap_err().message(),

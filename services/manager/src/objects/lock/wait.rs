@@ -15,7 +15,6 @@
 
 use crate::args::{Args, Sig};
 use crate::objects::duration;
-use crate::objects::seq::bind_method;
 use crate::pyexc::PyException;
 use mpcluster_wire::Value;
 use std::cell::Cell;
@@ -179,7 +178,7 @@ pub(crate) fn compare_error(op: &str, v: &Value) -> PyException {
 /// got no arguments, with CPython's message, which counts `self`
 /// (`Event.set() takes 1 positional argument but 2 were given`).
 pub(crate) fn no_args(name: &'static str, args: Args) -> Result<(), PyException> {
-    bind_method(&Sig::py(name, &[], 0), args).map(drop)
+    args.bind(&Sig::py(name, &[], 0)).map(drop)
 }
 
 /// Helpers for the synchronisation kinds' unit tests: calls made the way
