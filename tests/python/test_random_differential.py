@@ -379,16 +379,13 @@ def apply_value(v, op):
         return None
     if name == "get_value":
         return v.value
-    return getattr(v, name)(*args)
+    return apply_plain(v, op)
 
 
 def apply_barrier(b, op):
-    name, *args = op
-    if name in ("parties", "n_waiting", "broken"):
-        return getattr(b, name)
-    if name == "wait":
-        return b.wait(*args)
-    return getattr(b, name)()
+    if op[0] in ("parties", "n_waiting", "broken"):
+        return getattr(b, op[0])
+    return apply_plain(b, op)
 
 
 def apply_namespace(ns, op):
@@ -402,16 +399,11 @@ def apply_namespace(ns, op):
     return None
 
 
-def apply_queue(q, op):
-    name, *args = op
-    return getattr(q, name)(*args)
-
-
 def apply_semaphore(s, op):
     name, *args = op
     if name == "acquire_timeout":
         return s.acquire(timeout=args[0])
-    return getattr(s, name)(*args)
+    return apply_plain(s, op)
 
 
 def lock_state(lock):
@@ -433,8 +425,8 @@ KINDS = {
     # kind: (how to make one, its operations, how to apply one, how to show
     # it, the methods raw calls pick from)
     "Namespace": (lambda m: m.Namespace(), namespace_ops, apply_namespace, str, ["__getattribute__", "__setattr__", "__delattr__"]),
-    "Queue(2)": (lambda m: m.Queue(2), queue_ops, apply_queue, lambda q: q.qsize(), ["qsize", "empty", "full", "put_nowait", "get_nowait"]),
-    "JoinableQueue": (lambda m: m.JoinableQueue(), queue_ops, apply_queue, lambda q: q.qsize(), ["qsize", "put_nowait", "get_nowait", "task_done"]),
+    "Queue(2)": (lambda m: m.Queue(2), queue_ops, apply_plain, lambda q: q.qsize(), ["qsize", "empty", "full", "put_nowait", "get_nowait"]),
+    "JoinableQueue": (lambda m: m.JoinableQueue(), queue_ops, apply_plain, lambda q: q.qsize(), ["qsize", "put_nowait", "get_nowait", "task_done"]),
     "BoundedSemaphore(2)": (lambda m: m.BoundedSemaphore(2), semaphore_ops, apply_semaphore, shown, ["release"]),
     "Semaphore(1)": (lambda m: m.Semaphore(1), semaphore_ops, apply_semaphore, shown, ["release"]),
     "Lock": (lambda m: m.Lock(), semaphore_ops, apply_semaphore, lock_state, ["release"]),

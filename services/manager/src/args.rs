@@ -271,25 +271,19 @@ mod tests {
         );
         // A Python function reports a wrong keyword before too many
         // positional arguments, and a keyword that repeats one of them.
-        let kw = |name: &str| vec![(name.to_string(), Value::None)];
-        let e = Args {
-            pos: vec![Value::None; 4],
-            kw: kw("key"),
-        }
-        .bind(&PUT)
-        .unwrap_err();
+        let four_and = |name: &str| {
+            let args = Args {
+                pos: vec![Value::None; 4],
+                kw: vec![(name.to_string(), Value::None)],
+            };
+            args.bind(&PUT).unwrap_err().message()
+        };
         assert_eq!(
-            e.message(),
+            four_and("key"),
             "Queue.put() got an unexpected keyword argument 'key'"
         );
-        let e = Args {
-            pos: vec![Value::None; 4],
-            kw: kw("timeout"),
-        }
-        .bind(&PUT)
-        .unwrap_err();
         assert_eq!(
-            e.message(),
+            four_and("timeout"),
             "Queue.put() got multiple values for argument 'timeout'"
         );
     }
