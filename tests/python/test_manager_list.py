@@ -141,6 +141,10 @@ def test_sort_of_mixed_types_is_a_type_error(sync_manager):
     raises(TypeError, "'<' not supported between instances of 'dict' and 'dict'", sync_manager.list([{}, {}]).sort)
     with pytest.raises(TypeError):
         sync_manager.list([1, None]).sort()
+    # Proxies define no ordering: CPython's own message, not the server's
+    # "needs their Python comparison methods" for classes it cannot run.
+    proxies = sync_manager.list([sync_manager.list(), sync_manager.list()])
+    raises(TypeError, "'<' not supported between instances of 'ListProxy' and 'ListProxy'", proxies.sort)
 
 
 def test_index_count_insert_pop_remove_reverse_extend(sync_manager):

@@ -187,6 +187,14 @@ impl Object {
         }
     }
 
+    /// Whether this is a manager proxy (`RebuildProxy(...)`): its class
+    /// (`BaseProxy`) defines no comparison methods, so CPython compares
+    /// two of them by identity and cannot order them.
+    pub fn is_proxy(&self) -> bool {
+        matches!(&self.build, Build::Reduce { callable: Value::Global(g), .. }
+            if g.is("multiprocessing.managers", "RebuildProxy"))
+    }
+
     /// The Python class name this object reports as its type, for error
     /// messages (`'<' not supported between instances of 'Foo' and 'int'`).
     ///

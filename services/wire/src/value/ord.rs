@@ -97,6 +97,10 @@ fn compare(op: CompareOp, a: &Value, b: &Value, depth: usize) -> Result<bool, Op
         (Value::Set(x) | Value::FrozenSet(x), Value::Set(y) | Value::FrozenSet(y)) => {
             Ok(set_compare(op, x, y))
         }
+        // Proxies have no ordering methods to run: CPython's plain error.
+        (Value::Object(x), Value::Object(y)) if x.is_proxy() && y.is_proxy() => {
+            Err(not_orderable(op, a, b))
+        }
         (Value::Object(x), Value::Object(y)) => Err(OpError::NeedsPython(format!(
             "'{}' between instances of '{}' and '{}' needs their Python comparison \
              methods, which the server cannot run (it never executes client code)",
@@ -415,6 +419,19 @@ mod tests {
             err(CompareOp::Lt, &p, &int(1)),
             "'<' not supported between instances of 'Point' and 'int'"
         );
+        // A proxy has no ordering methods, so CPython's own error applies.
+        let proxy = Value::Object(Box::new(Object::reduce(
+            Value::global("multiprocessing.managers", "RebuildProxy"),
+            vec![
+                Value::global("multiprocessing.managers", "ListProxy"),
+                Value::None,
+            ],
+        )));
+        assert_eq!(
+            err(CompareOp::Lt, &proxy, &proxy),
+            "'<' not supported between instances of 'ListProxy' and 'ListProxy'"
+        );
+        assert!(matches!(py_lt(&proxy, &p), Err(OpError::NeedsPython(_))));
     }
 
     #[test]
