@@ -282,11 +282,14 @@ array_ops = st.one_of(
     op("setitem", small_ints, array_items),
     op("setslice", slices, st.lists(array_items, max_size=3)),
     op("len"),
+    *raw_calls(["__len__", "__getitem__", "__setitem__"]),
 )
 
 
 def apply_array(a, op):
     name, *args = op
+    if name == "call":
+        return a._callmethod(*args)
     if name == "getitem":
         return a[args[0]]
     if name in ("setitem", "setslice"):
@@ -331,9 +334,13 @@ namespace_ops = st.one_of(
     op("get", attr_names),
     op("del", attr_names),
 )
+# Blocking calls only with a timeout (or a negative one, an error).
+timeouts = st.sampled_from([0, 0.001, -1])
 queue_ops = st.one_of(
     op("put_nowait", values),
     op("get_nowait"),
+    op("put", values, st.booleans(), timeouts),
+    op("get", st.booleans(), timeouts),
     op("qsize"),
     op("empty"),
     op("full"),
