@@ -148,11 +148,32 @@ def summarize(results, group):
             "p99": _ratio(a["p99_us"], b["p99_us"]),
             "cpu_per_op": _ratio(a["cpu_per_op_us"], b["cpu_per_op_us"]),
         }
+        row["bound"] = cpu_bound(a, b)
         row["targets"] = targets(workload, procs, row["ratio"]) if a["rounds"] and b["rounds"] else {}
         if a["errors"]:
             row["targets"]["no errors"] = False
         rows.append(row)
     return rows
+
+
+def cpu_bound(a, b):
+    """How much of the machine each server's run kept busy, and the ratio
+    both would reach with every core busy.
+
+    Server and client processes share the machine's cores, so throughput can
+    never pass cores / (server CPU + clients' CPU per operation). When both
+    runs keep (nearly) all cores busy, the ratio of throughputs is that
+    ceiling's ratio, and it only moves with the CPU one operation costs.
+    """
+
+    def cpu_per_op(side):
+        return side["cpu_per_op_us"] + side["extra"].get("client_cpu_us", float("nan"))
+
+    ours, base = cpu_per_op(a), cpu_per_op(b)
+    return {
+        "cores_busy": [a["throughput"] * ours / 1e6, b["throughput"] * base / 1e6],
+        "ratio_at_full_cores": _ratio(base, ours),
+    }
 
 
 def targets(workload, procs, ratio):
@@ -240,6 +261,30 @@ def print_table(rows, group, out=sys.stdout):
     print(
         f"\nMedians of {rounds} round(s); 'x' columns are {ours}/{base} (ops/s: higher is better for {ours}; "
         "p99 and cpu/op: lower is better); cpu/op is the server's CPU time per operation.",
+        file=out,
+    )
+    print_bound_table(rows, group, out)
+
+
+def print_bound_table(rows, group, out):
+    """Cores kept busy per run and the ratio at full cores (``cpu_bound``)."""
+    ours, base = group.servers
+    print(
+        f"\n| workload | procs | cores busy {ours} | cores busy {base} | x at full cores | x measured |\n"
+        "|---|---:|---:|---:|---:|---:|",
+        file=out,
+    )
+    for row in rows:
+        busy = row["bound"]["cores_busy"]
+        print(
+            f"| {row['workload']} | {row['procs']} | {fmt(busy[0], 2)} | {fmt(busy[1], 2)} "
+            f"| {fmt(row['bound']['ratio_at_full_cores'], 2)} | {fmt(row['ratio']['throughput'], 2)} |",
+            file=out,
+        )
+    print(
+        f"\nCores busy: ops/s x (server + clients' CPU per op), out of {os.cpu_count()}. Where both runs keep "
+        "nearly every core busy, the measured ratio cannot pass 'x at full cores' whatever the server does "
+        "but cost less CPU per operation.",
         file=out,
     )
 
