@@ -17,19 +17,22 @@ sets the number of examples (default 300, about 40 s; the first runs used
 The scripted differential runner (``tests/diff``) checks chosen scenarios
 step by step; this one looks for the sequences nobody thought of.
 
-CI runs it with the project's CPython 3.11. To compare with another
-version's server and client, run it from a venv of that interpreter with
-``tests/python/requirements.txt`` installed (``/path/to/venv/bin/python -m
-pytest tests/python/test_random_differential.py``): 3.12 and 3.13 pass;
-3.9 and 3.10 differ only in the message texts and ``repr``s the README
-lists.
+It runs with the project's CPython 3.11 and, through
+``test_other_versions_match_their_own_server``, with 3.12 and 3.13 as both
+client and reference server (each from a venv of its own under
+``target/py-venvs``, made on first use; a missing interpreter is skipped
+by name). 3.9 and 3.10 differ only in the message texts and ``repr``s the
+README lists, so they are not compared.
 """
 
+import hashlib
 import math
 import os
 import operator
 import pickle
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -473,3 +476,46 @@ def test_the_comparison_sees_a_difference():
     assert outcome(lambda: math.nan) == outcome(lambda: pickle.loads(pickle.dumps(math.nan)))
     assert outcome(lambda: [][0]) == ("IndexError", "list index out of range")
     assert outcome(lambda: {}["k"]) != outcome(lambda: {}["j"])
+
+
+# The versions whose texts the server follows (README): their own client
+# against their own server must agree with ours.
+OTHER_VERSIONS = ["3.12", "3.13"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def venv_for(python, version):
+    """A venv of ``python`` with the suite's requirements, made once (and
+    again when requirements.txt changes)."""
+    venv = ROOT / "target" / "py-venvs" / version
+    req = ROOT / "tests" / "python" / "requirements.txt"
+    stamp = venv / ".requirements.sha256"
+    want = hashlib.sha256(req.read_bytes()).hexdigest()
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    if not stamp.exists() or stamp.read_text() != want:
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(req)],
+            check=True,
+        )
+        stamp.write_text(want)
+    return venv / "bin" / "python"
+
+
+@pytest.mark.parametrize("version", OTHER_VERSIONS)
+def test_other_versions_match_their_own_server(version):
+    """The random comparison above, with another CPython version as the
+    client and as the reference server (a third of the examples)."""
+    python = conftest.find_python(version)
+    if python is None:
+        pytest.skip(f"CPython {version} is not installed (looked in pyenv versions)")
+    env = dict(os.environ, MPCLUSTER_RANDOM_DIFF_EXAMPLES=str(max(20, SETTINGS.max_examples // 3)))
+    run = subprocess.run(
+        [str(venv_for(python, version)), "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k", "not other_versions"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, f"CPython {version}:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
