@@ -32,6 +32,7 @@ import operator
 import pickle
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -344,6 +345,8 @@ queue_ops = st.one_of(
     op("get_nowait"),
     op("put", values, st.booleans(), timeouts),
     op("get", st.booleans(), timeouts),
+    # 3.13's Queue.shutdown (servers of older versions do not expose it).
+    *([op("shutdown", st.booleans())] if sys.version_info >= (3, 13) else []),
     op("qsize"),
     op("empty"),
     op("full"),
