@@ -169,6 +169,26 @@ def test_changing_size_during_iteration_is_a_runtime_error(sync_manager):
     assert list(it3) == ["b", "c"]
 
 
+def test_swapping_a_yielded_key_during_iteration_changes_the_keys(sync_manager):
+    # Same size, so no size error: a deleted key leaves a hole in CPython's
+    # entry table, the iterator goes on past it, and the added key is one
+    # too many. An unyielded key swapped for another is just iterated.
+    d = sync_manager.dict({"a": 1, "b": 2, "c": 3})
+    it = iter(d)
+    assert next(it) == "a"
+    del d["a"]
+    d["x"] = 4
+    assert [next(it), next(it)] == ["b", "c"]
+    raises(RuntimeError, "dictionary keys changed during iteration", next, it)
+    with pytest.raises(StopIteration):
+        next(it)
+    it = iter(d)
+    assert next(it) == "b"
+    del d["c"]
+    d["y"] = 5
+    assert list(it) == ["x", "y"]
+
+
 def test_values_of_every_builtin_type(sync_manager):
     d = sync_manager.dict()
     values = {

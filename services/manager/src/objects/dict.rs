@@ -50,23 +50,27 @@ pub const EXPOSED: &[&str] = &[
     "__iter__",
 ];
 
+mod slots;
 mod update;
 
+pub use slots::SlottedDict;
 use update::Update;
 
 pub const METHOD_TO_TYPEID: &[(&str, &str)] = &[("__iter__", "Iterator")];
 
 /// The shared dict.
 pub struct DictObject {
-    map: Arc<Mutex<Dict>>,
+    map: Arc<Mutex<SlottedDict>>,
 }
 
 /// `dict(*args, **kwargs)`.
 pub fn create(ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, PyException> {
-    let mut d = Dict::new();
+    let mut d = SlottedDict::default();
     let update = Update::read(ctx, "dict", args)?;
     update.apply(&mut d)?;
-    Ok(Arc::new(DictObject::new(d)))
+    Ok(Arc::new(DictObject {
+        map: Arc::new(Mutex::new(d)),
+    }))
 }
 
 fn dict_value(d: &Dict) -> Value {
@@ -76,11 +80,11 @@ fn dict_value(d: &Dict) -> Value {
 impl DictObject {
     pub fn new(d: Dict) -> Self {
         DictObject {
-            map: Arc::new(Mutex::new(d)),
+            map: Arc::new(Mutex::new(SlottedDict::new(d))),
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, Dict> {
+    fn map(&self) -> MutexGuard<'_, SlottedDict> {
         seq::lock(&self.map)
     }
 

@@ -13,11 +13,12 @@
 //! `AttributeError`.
 
 use crate::args::Args;
+use crate::objects::dict::SlottedDict;
 use crate::objects::seq::{self, Conv};
 use crate::objects::{Call, CallCtx, SharedObject};
 use crate::proxyref;
 use crate::pyexc::{ExcKind, PyException};
-use mpcluster_wire::{Dict, Value};
+use mpcluster_wire::Value;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -27,20 +28,16 @@ pub const EXPOSED: &[&str] = &["__next__", "send", "throw", "close"];
 /// Where a dict key iterator stands (`dictiterobject`).
 #[derive(Debug)]
 struct DictCursor {
-    dict: Arc<Mutex<Dict>>,
-    /// Position of the next key in the dict's order.
-    pos: usize,
+    dict: Arc<Mutex<SlottedDict>>,
+    /// The entry to look at next (`di_pos`): positions are CPython's entry
+    /// indexes, where a deleted key leaves a hole (see `dict/slots.rs`).
+    pos: u64,
     /// The dict's size when the iterator was made (`di_used`); `None` once
     /// a size change was seen, which CPython makes sticky.
     used: Option<usize>,
     /// Keys still expected (`len`): yielding more means the keys changed.
     left: usize,
 }
-// Positions are indexes into the dict's current order. CPython's are slots
-// of its entry table, where a deleted key leaves a hole until the table is
-// rebuilt; so after deleting an already-yielded key *and* inserting another
-// (same size), CPython may yield a key this iterator skips. Size changes,
-// the common mistake, fail exactly as in CPython.
 
 #[derive(Debug)]
 enum Source {
@@ -59,7 +56,7 @@ pub struct Iterator {
 
 impl Iterator {
     /// `iter(d)` over a dict's shared state.
-    pub fn over_dict_keys(dict: Arc<Mutex<Dict>>) -> Iterator {
+    pub fn over_dict_keys(dict: Arc<Mutex<SlottedDict>>) -> Iterator {
         let n = seq::lock(&dict).len();
         Iterator {
             type_name: "dict_keyiterator",
@@ -96,7 +93,7 @@ impl Iterator {
                         "dictionary changed size during iteration",
                     ));
                 }
-                match dict.get_index(c.pos) {
+                match dict.key_from(c.pos) {
                     None => (None, true),
                     Some(_) if c.left == 0 => {
                         drop(dict);
@@ -105,8 +102,8 @@ impl Iterator {
                             "dictionary keys changed during iteration",
                         ));
                     }
-                    Some((k, _)) => {
-                        c.pos += 1;
+                    Some((slot, k)) => {
+                        c.pos = slot + 1;
                         c.left -= 1;
                         (Some(k.clone()), false)
                     }
@@ -129,7 +126,8 @@ impl Iterator {
                 if c.used != Some(dict.len()) {
                     return Err("RuntimeError: dictionary changed size during iteration".into());
                 }
-                Ok(dict.keys().skip(c.pos).take(c.left).cloned().collect())
+                let start = dict.index_from(c.pos);
+                Ok(dict.keys().skip(start).take(c.left).cloned().collect())
             }
         }
     }
@@ -202,10 +200,11 @@ mod tests {
     use super::*;
     use crate::objects::seq::testing::{call, raised};
     use crate::store::Store;
+    use mpcluster_wire::Dict;
 
-    fn dict(keys: &[&str]) -> Arc<Mutex<Dict>> {
+    fn dict(keys: &[&str]) -> Arc<Mutex<SlottedDict>> {
         let d = Dict::from_pairs(keys.iter().map(|k| (Value::from(*k), Value::None))).unwrap();
-        Arc::new(Mutex::new(d))
+        Arc::new(Mutex::new(SlottedDict::new(d)))
     }
 
     #[test]
@@ -278,6 +277,30 @@ mod tests {
             call(&it, &store, "__next__", vec![]).unwrap_err().kind,
             ExcKind::StopIteration
         );
+    }
+
+    #[test]
+    fn deleting_a_yielded_key_and_adding_one_changes_the_keys() {
+        // CPython 3.11: d = dict.fromkeys('abc'); it = iter(d); next(it);
+        // del d['a']; d['x'] = None; then 'b', 'c', and RuntimeError
+        // (the deleted entry stays a hole; 'x' is one key too many).
+        let store = Store::new(10);
+        let d = dict(&["a", "b", "c"]);
+        let it = Iterator::over_dict_keys(d.clone());
+        let next = || call(&it, &store, "__next__", vec![]);
+        assert_eq!(next().unwrap(), Value::from("a"));
+        seq::lock(&d).remove(&"a".into()).unwrap();
+        seq::lock(&d).insert("x".into(), Value::None).unwrap();
+        assert_eq!(next().unwrap(), Value::from("b"));
+        assert_eq!(next().unwrap(), Value::from("c"));
+        assert_eq!(
+            raised(&it, &store, "__next__", vec![]),
+            (
+                ExcKind::RuntimeError,
+                "dictionary keys changed during iteration".to_string()
+            )
+        );
+        assert_eq!(next().unwrap_err().kind, ExcKind::StopIteration);
     }
 
     #[test]

@@ -122,6 +122,14 @@ impl Dict {
         Ok(self.map.shift_remove(&lookup(k)?))
     }
 
+    /// [`Dict::remove`], also telling where the item was.
+    pub fn remove_at(&mut self, k: &Value) -> Result<Option<(usize, Value)>, OpError> {
+        Ok(self
+            .map
+            .shift_remove_full(&lookup(k)?)
+            .map(|(i, _, v)| (i, v)))
+    }
+
     /// `popitem()`: the most recently inserted item.
     pub fn pop_last(&mut self) -> Option<(Value, Value)> {
         self.map.pop().map(|(k, v)| (k.0, v))

@@ -2,12 +2,12 @@
 //! (`dict_update_arg`): a mapping, a proxy of one of our dicts, or an
 //! iterable of key/value pairs, with CPython's errors for bad elements.
 
-use super::DictObject;
+use super::{DictObject, SlottedDict};
 use crate::args::Args;
 use crate::objects::seq;
 use crate::objects::CallCtx;
 use crate::pyexc::PyException;
-use mpcluster_wire::{Dict, Value};
+use mpcluster_wire::Value;
 
 /// What `dict.update(*args, **kwargs)` adds, read before the dict is
 /// locked. Like CPython, which inserts pairs as it reads them, a bad
@@ -33,7 +33,7 @@ impl Update {
         })
     }
 
-    pub(super) fn apply(self, into: &mut Dict) -> Result<(), PyException> {
+    pub(super) fn apply(self, into: &mut SlottedDict) -> Result<(), PyException> {
         for (k, v) in self.pairs {
             into.insert(k, v)?;
         }
