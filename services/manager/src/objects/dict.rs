@@ -99,7 +99,15 @@ impl DictObject {
         let mut args = args.into_iter();
         let key = args.next().unwrap_or(Value::None);
         let default = args.next();
-        match (self.map().remove(&key)?, default) {
+        let mut map = self.map();
+        // An empty dict answers before hashing the key (`{}.pop([])` is a
+        // KeyError, not "unhashable type"), as CPython's `_PyDict_Pop`.
+        let removed = if map.is_empty() {
+            None
+        } else {
+            map.remove(&key)?
+        };
+        match (removed, default) {
             (Some(v), _) | (None, Some(v)) => Ok(v),
             (None, None) => Err(PyException::key_error(key)),
         }
@@ -436,6 +444,17 @@ mod tests {
             I(0)
         );
         assert_eq!(raised(&m, &store, "pop", vec!["e".into()]).0, KeyError);
+        // An unhashable key: TypeError, unless the dict is empty (KeyError).
+        assert_eq!(raised(&m, &store, "pop", vec![ints(&[])]).0, TypeError);
+        let empty = obj(&[]);
+        assert_eq!(
+            raised(&empty, &store, "pop", vec![ints(&[])]),
+            msg(KeyError, "[]")
+        );
+        assert_eq!(
+            call(&empty, &store, "pop", vec![ints(&[]), I(7)]).unwrap(),
+            I(7)
+        );
         assert_eq!(
             call(&m, &store, "popitem", vec![]).unwrap(),
             Value::tuple(["d".into(), I(4)])
