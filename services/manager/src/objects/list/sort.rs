@@ -5,6 +5,7 @@
 
 use super::List;
 use crate::args::Args;
+use crate::objects::seq::{self, Int};
 use crate::pyexc::{ExcKind, PyException};
 use mpcluster_wire::value::{py_sort, py_sort_by_key, SortKeyError};
 use mpcluster_wire::Value;
@@ -29,9 +30,7 @@ impl List {
         for (name, v) in args.kw {
             match name.as_str() {
                 "key" => key = v,
-                // 3.12 made `reverse` a truth value (3.11 wanted an int):
-                // the server follows the newest version (README).
-                "reverse" => reverse = v.truthy(),
+                "reverse" => reverse = c_int_flag(&v)?,
                 other => {
                     return Err(PyException::type_error(format!(
                         "'{other}' is an invalid keyword argument for sort()"
@@ -57,6 +56,18 @@ fn key_error(e: SortKeyError) -> PyException {
         SortKeyError::Overflow(m) => PyException::msg(ExcKind::OverflowError, m),
         SortKeyError::IndexOutOfRange(m) => PyException::index_error(m),
         SortKeyError::MissingKey(k) => PyException::key_error(k),
+    }
+}
+
+/// A flag parsed with the C `int` converter (`sort(reverse=...)`).
+fn c_int_flag(v: &Value) -> Result<bool, PyException> {
+    match seq::int_of(v) {
+        Some(Int::Fits(i)) if i32::try_from(i).is_ok() => Ok(i != 0),
+        Some(_) => Err(PyException::msg(
+            ExcKind::OverflowError,
+            "Python int too large to convert to C int",
+        )),
+        None => Err(seq::not_an_integer(v)),
     }
 }
 
@@ -110,11 +121,10 @@ mod tests {
             sort(vec![("foo", I(1))]).unwrap_err().message(),
             "'foo' is an invalid keyword argument for sort()"
         );
-        // Any truth value (3.12+; 3.11 raised TypeError for None).
-        sort(vec![("reverse", N)]).unwrap();
-        assert_eq!(value(&l), ints(&[1, 2, 3]));
-        sort(vec![("reverse", "yes".into())]).unwrap();
-        assert_eq!(value(&l), ints(&[3, 2, 1]));
+        assert_eq!(
+            sort(vec![("reverse", N)]).unwrap_err().message(),
+            "'NoneType' object cannot be interpreted as an integer"
+        );
         // key=len arrives as the global `builtins.len`.
         let words = List::new(vec!["ccc".into(), "a".into(), "bb".into()]);
         call_kw(
