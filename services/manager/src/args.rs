@@ -111,14 +111,10 @@ impl Args {
                 sig.name
             )));
         }
-        // A C method counts its positional arguments first; a Python
-        // function binds its keywords first and counts after (so an
-        // unexpected keyword is what it reports, CPython's
-        // `initialize_locals`).
+        // Keywords are bound before the positional arguments are counted,
+        // so an unexpected keyword is what a Python function reports
+        // (CPython's `initialize_locals`); a C method has none by now.
         let given = self.pos.len();
-        if sig.positional_only && given > n {
-            return Err(PyException::type_error(too_many(sig, given)));
-        }
         let mut slots: Vec<Option<Value>> = Vec::with_capacity(n);
         slots.extend(self.pos.into_iter().take(n).map(Some));
         slots.resize_with(n, || None);

@@ -207,8 +207,7 @@ impl Object {
             args,
         } = &self.build
         {
-            if g.is("copyreg", "_reconstructor") || g.is("multiprocessing.managers", "RebuildProxy")
-            {
+            if g.is("copyreg", "_reconstructor") || self.is_proxy() {
                 if let Value::Tuple(items) = args {
                     if let Some(Value::Global(cls)) = items.first() {
                         return short_name(&cls.name).to_string();
