@@ -1,6 +1,6 @@
 //! Generates the gRPC admin code (`proto/admin.proto`, package
 //! `mpcluster.admin.v1`) at build time. `protox` parses the proto in pure
-//! Rust, so no `protoc` binary is needed (style point 13); the descriptor
+//! Rust, so no `protoc` binary is needed; the descriptor
 //! set goes to `tonic-prost-build`, which writes the messages, the server
 //! trait and the client into `OUT_DIR` for `admin/grpc.rs` to include.
 

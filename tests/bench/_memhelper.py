@@ -13,7 +13,7 @@ prints one line when its load is in place, then obeys stdin lines.
   client's ``manager.Value(...)`` starts (a ``create`` control connection
   per object) and never drops the reference, so the server holds them.
   THREADS threads share the work (CPython's server stalls each control
-  connection on delayed ACK, see the wire spec 2.2a; threads hide that).
+  connection on delayed ACK, see docs/protocol.md 2.2a; threads hide that).
 """
 
 import resource

@@ -15,7 +15,7 @@ is in place, the growth per item and the server CPU time spent:
   ``create`` control connections and held by the server (refcount 1, no
   proxy). Slow by nature (one connection and handshake per object);
   CPython's server is measured with at most 10,000 of them, since each of
-  its control connections stalls ~40 ms (wire spec 2.2a).
+  its control connections stalls ~40 ms (docs/protocol.md 2.2a).
 """
 
 import math

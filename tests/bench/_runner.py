@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 # How long client processes may take to start, connect and warm up, and
 # how long after the window they may take to report: bounds, not targets
-# (CPython's server stalls ~130 ms per proxy creation, see wire spec 2.2a).
+# (CPython's server stalls ~130 ms per proxy creation, see docs/protocol.md 2.2a).
 READY_TIMEOUT = 120.0
 REPORT_TIMEOUT = 60.0
 # Margin between the last client saying ready and the window's start, so

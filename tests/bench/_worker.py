@@ -29,7 +29,7 @@ def main():
     cfg = json.loads(sys.stdin.readline())
     authkey = bytes.fromhex(cfg["authkey"])
     # Proxies rebuilt from pickles authenticate with the process key (wire
-    # spec 6.3), as in a child started by multiprocessing.
+    # docs/protocol.md 6.3), as in a child started by multiprocessing.
     multiprocessing.current_process().authkey = authkey
     manager = SyncManager(address=tuple(cfg["address"]), authkey=authkey)
     manager.connect()

@@ -11,7 +11,7 @@ each call of it.
 Every operation is plain, unmodified ``multiprocessing`` client code; the
 ``requests`` field says how many manager requests one operation costs
 (method calls on the thread's serving connection, or fresh control
-connections for ``create``/``incref``/``decref``, see the wire spec 5.6).
+connections for ``create``/``incref``/``decref``, see docs/protocol.md 5.6).
 """
 
 import queue
@@ -77,7 +77,7 @@ def _dict_20k_prepare(ctx):
     key = f"w{ctx.wid}"
     # Over 16 KiB a CPython client or server writes a frame's header and
     # payload in two sends, which Nagle's algorithm holds apart until the
-    # header is acknowledged (wire spec 2.2a): the request of the set and
+    # header is acknowledged (docs/protocol.md 2.2a): the request of the set and
     # the reply of the get both take that path.
     filler = b"x" * (20_000 - 8)
 

@@ -325,7 +325,7 @@ def emit(record):
 
 def run(address, authkey, names):
     # Nested proxies returned by the server are rebuilt with the process
-    # authkey (spec 6.3), as in the docs' remote-manager examples.
+    # authkey (docs/protocol.md 6.3), as in the docs' remote-manager examples.
     multiprocessing.current_process().authkey = authkey
     gc.disable()  # proxies are released where a step deletes them, not later
     signal.signal(signal.SIGALRM, _on_alarm)

@@ -5,7 +5,7 @@ instead of CPython's, and why. A step listed here is excluded from the
 difference count only while our outcome is exactly the one written here; any
 other answer is reported as a difference, and an entry whose step now agrees
 with CPython is reported as stale. Keep this table minimal and honest: a
-difference that is not a documented policy (spec section 14, or a decision
+difference that is not a documented policy (docs/protocol.md section 14, or a decision
 of the lead) belongs in the report, not here.
 """
 
@@ -18,7 +18,7 @@ Expected = namedtuple("Expected", "reason ours")
 # operators and `fromkeys`, `locked`) and 3.13's `Queue.shutdown` are there
 # for a 3.11 client too; typed proxies ignore the list and AutoProxy gains
 # methods the server implements. Lists are 3.14's (alphabetical).
-_UNION = "exposed lists are the union over CPython 3.8-3.14 (spec 8)"
+_UNION = "exposed lists are the union over CPython 3.8-3.14 (docs/protocol.md 8)"
 _LIST = ("'__add__', '__contains__', '__delitem__', '__getitem__', '__imul__', '__len__', "
          "'__mul__', '__reversed__', '__rmul__', '__setitem__', 'append', 'clear', 'copy', "
          "'count', 'extend', 'index', 'insert', 'pop', 'remove', 'reverse', 'sort'")
@@ -32,7 +32,7 @@ _QUEUE = ("'empty', 'full', 'get', 'get_nowait', 'join', 'put', 'put_nowait', 'q
 # Namespace or Barrier (its class, its dict, the Barrier's private state);
 # mpcluster serves only the namespace's own attributes and the Barrier's
 # `parties`, `n_waiting` and `broken`, raising AttributeError otherwise.
-_RESTRICTED = "__getattribute__ restricted to meaningful names (spec 9.4, 9.9, 14)"
+_RESTRICTED = "__getattribute__ restricted to meaningful names (docs/protocol.md 9.4, 9.9, 14)"
 
 _SHUTDOWN_REFUSED = (
     "= #TRACEBACK PermissionError: remote shutdown is disabled on this mpcluster manager "
@@ -79,16 +79,16 @@ EXPECTED_DIFFERENCES = {
     # Spec 5.8 and 14: a cluster service must not be stoppable by any client;
     # mpcluster refuses `shutdown` unless --allow-remote-shutdown is given.
     ("shutdown", "raw_control((None, 'shutdown', (), {}))"): Expected(
-        "remote shutdown refused by default (spec 5.8, 14)", _SHUTDOWN_REFUSED),
+        "remote shutdown refused by default (docs/protocol.md 5.8, 14)", _SHUTDOWN_REFUSED),
     ("shutdown", "time.sleep(0.3); control('dummy')"): Expected(
-        "our server is still running after the refused shutdown (spec 5.8, 14)", "= None"),
+        "our server is still running after the refused shutdown (docs/protocol.md 5.8, 14)", "= None"),
 
     # Spec 6.2 (gh-99595): the creation reference of a `#PROXY` result that
     # no client ever increfs belongs to the serving connection that carried
     # it and is dropped when that connection closes; CPython leaks it forever.
     ("raw-serving", "wait_until(lambda: nobj() == n0, 1.0)"): Expected(
         "an un-adopted #PROXY result is released when its serving connection closes "
-        "(spec 6.2, gh-99595)", "= True"),
+        "(docs/protocol.md 6.2, gh-99595)", "= True"),
 
     # The union applies to get_methods and to the exposed set quoted in the
     # "not in exposed" traceback too.
@@ -100,8 +100,9 @@ EXPECTED_DIFFERENCES = {
         Expected(_UNION, "= [AttributeError: method 'nosuch' of <class 'list'> object is not in exposed={%s}, "
                  "KeyError: 'nosuch']" % _LIST),
 
-    # The value model is a tree (design.md): a value holding the same list
-    # twice comes back as two equal lists, not one shared object.
+    # The value model is a tree (README, "Behaviour that differs"): a value
+    # holding the same list twice comes back as two equal lists, not one
+    # shared object.
     ("queue-values", "l = [1]; q.put([l, l]); x = q.get(); x[0] is x[1]"): Expected(
         "values are trees: shared references inside one value are copied (design: value model)",
         "= False"),

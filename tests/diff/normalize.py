@@ -8,12 +8,12 @@ out, because it legitimately differs between servers or runs:
 * object ids: every id the client has seen in a token or a ``create``
   reply is replaced by ``<id>`` (only where it is quoted, ``'7f...'``, so a
   short id can never eat an unrelated number). Ids are not numbered: CPython
-  reuses the id of a freed object and we never do (spec 6.4), so any
+  reuses the id of a freed object and we never do (docs/protocol.md 6.4), so any
   numbering would drift between the servers;
 * the server's address (``('127.0.0.1', 4242)`` and ``127.0.0.1:4242``);
 * memory addresses (``0x7f...``) in reprs;
 * the order of ``exposed={...}`` sets in CPython's "not in exposed" message
-  (a Python set's order is arbitrary, spec 5.3/5.5), and of sets in values.
+  (a Python set's order is arbitrary, docs/protocol.md 5.3/5.5), and of sets in values.
 
 This module runs inside the client process (any CPython 3.8+): no newer syntax.
 """

@@ -127,7 +127,7 @@ def manager_factory(tmp_path):
 
 def connect(manager, cls=None, authkey=None):
     """A connected manager client of class ``cls`` (SyncManager by default),
-    with the process authkey set so nested proxies can incref (spec 6.3)."""
+    with the process authkey set so nested proxies can incref (docs/protocol.md 6.3)."""
     import multiprocessing
     from multiprocessing.managers import SyncManager
 

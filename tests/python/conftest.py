@@ -157,7 +157,7 @@ def sync_manager(manager):
     import multiprocessing
     from multiprocessing.managers import SyncManager
 
-    # Nested proxies are rebuilt with the process authkey (spec 6.3).
+    # Nested proxies are rebuilt with the process authkey (docs/protocol.md 6.3).
     multiprocessing.current_process().authkey = manager.authkey
     m = SyncManager(address=manager.address, authkey=manager.authkey)
     m.connect()

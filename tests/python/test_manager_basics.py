@@ -1,4 +1,4 @@
-"""Manager server basics against unmodified CPython clients (spec 5, 6).
+"""Manager server basics against unmodified CPython clients (docs/protocol.md 5, 6).
 
 Connecting, authkey refusal, control functions (``number_of_objects``,
 ``debug_info``, ``incref``/``decref``, ``shutdown``, unknown names),
@@ -74,7 +74,7 @@ def test_number_of_objects_and_debug_info_follow_proxies(manager):
     assert isinstance(info, str)
     assert refcount_of(manager, l._token.id) == 1
     assert refcount_of(manager, d._token.id) == 1
-    # Each entry shows str(obj) on the line after the id (spec 5.3).
+    # Each entry shows str(obj) on the line after the id (docs/protocol.md 5.3).
     lines = info.splitlines()
     at = [i for i, line in enumerate(lines) if line.strip().startswith(l._token.id + ":")]
     assert len(at) == 1 and lines[at[0] + 1].strip() == "['hello', 2]"
@@ -89,7 +89,7 @@ def test_a_second_proxy_of_the_same_object_holds_its_own_reference(manager):
     m = connect(manager)
     base = number_of_objects(manager)
     l = m.list([1])
-    # Unpickling a proxy in a client process increfs (spec 5.6).
+    # Unpickling a proxy in a client process increfs (docs/protocol.md 5.6).
     twin = pickle.loads(pickle.dumps(l))
     assert twin._token.id == l._token.id
     assert refcount_of(manager, l._token.id) == 2
@@ -209,7 +209,7 @@ def test_str_uses_the_repr_fallback_and_getvalue_returns_a_copy(manager):
     assert str(d) == "{'b': [1]}"
     assert d._getvalue() == {"b": [1]}
     q = m.Queue()
-    # CPython adds " at 0x..." (a meaningless address); spec 15 allows without.
+    # CPython adds " at 0x..." (a meaningless address); docs/protocol.md 15 allows without.
     assert str(q).startswith("<queue.Queue object")
 
 

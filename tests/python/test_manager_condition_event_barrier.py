@@ -1,5 +1,5 @@
 """``Condition``, ``Event`` and ``Barrier`` against unmodified CPython clients
-(spec 9.7-9.9).
+(docs/protocol.md 9.7-9.9).
 
 Waits and wake-ups across threads (each with its own serving connection) and
 across separate processes; a Condition built on a Lock proxy

@@ -1,7 +1,7 @@
 """Clients of every supported CPython generation against one server.
 
 CPython 3.8 and 3.11 authenticate with the legacy HMAC-MD5 answer, 3.12 and
-3.13 with the ``{sha256}`` mutual handshake (spec 4). Each runs the same
+3.13 with the ``{sha256}`` mutual handshake (docs/protocol.md 4). Each runs the same
 script of list, dict, queue, lock, namespace and nested-proxy operations, the
 ``get_queue`` pattern, and a wrong-key attempt, and prints its results; the
 test compares them with what CPython answers.

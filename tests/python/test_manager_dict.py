@@ -1,4 +1,4 @@
-"""``manager.dict()`` (DictProxy) against unmodified CPython clients (spec 9.2).
+"""``manager.dict()`` (DictProxy) against unmodified CPython clients (docs/protocol.md 9.2).
 
 Python key equality (``1 == 1.0 == True`` are one key, the first key object
 is kept), every exposed method, ``keys``/``values``/``items`` as lists,

@@ -1,4 +1,4 @@
-"""``manager.list()`` (ListProxy) against unmodified CPython clients (spec 9.1).
+"""``manager.list()`` (ListProxy) against unmodified CPython clients (docs/protocol.md 9.1).
 
 Every exposed method, the ``__getitem__`` iteration protocol that ends on
 ``IndexError``, the client-side rewrites of ``+=``/``*=``, ``sort`` with keys

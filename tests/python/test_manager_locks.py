@@ -1,5 +1,5 @@
 """``Lock``, ``RLock``, ``Semaphore`` and ``BoundedSemaphore`` (AcquirerProxy)
-against unmodified CPython clients (spec 9.6).
+against unmodified CPython clients (docs/protocol.md 9.6).
 
 Each client thread has its own serving connection, and ownership follows
 connections: an ``RLock`` is re-entrant on its owner's connection and cannot

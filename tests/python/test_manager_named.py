@@ -1,5 +1,5 @@
 """Named shared objects and the documentation's "using a remote manager"
-pattern (spec 10) against unmodified CPython clients.
+pattern (docs/protocol.md 10) against unmodified CPython clients.
 
 Named typeids come from the server's TOML config; clients register them
 without a callable (``QueueManager.register('get_queue')``). Every call

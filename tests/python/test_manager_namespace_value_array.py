@@ -1,5 +1,5 @@
 """``Namespace``, ``Value`` and ``Array`` against unmodified CPython clients
-(spec 9.4, 9.5).
+(docs/protocol.md 9.4, 9.5).
 
 Namespace attributes through ``__getattribute__``/``__setattr__``/
 ``__delattr__`` with CPython's ``AttributeError`` and ``repr``; the manager's
@@ -138,7 +138,7 @@ def test_array_typecodes_round_trip(sync_manager, typecode, values):
 
 
 def test_array_bad_create_is_a_remote_error(sync_manager):
-    # Exceptions from the constructor are #TRACEBACK, so RemoteError (spec 5.4).
+    # Exceptions from the constructor are #TRACEBACK, so RemoteError (docs/protocol.md 5.4).
     with pytest.raises(RemoteError, match="ValueError"):
         sync_manager.Array("c", b"x")
     with pytest.raises(RemoteError, match="TypeError"):

@@ -1,4 +1,4 @@
-"""Proxies inside shared objects (spec 6.3) against unmodified CPython clients.
+"""Proxies inside shared objects (docs/protocol.md 6.3) against unmodified CPython clients.
 
 A proxy stored in a list, dict or queue comes back as a working proxy of the
 same object; the inner object outlives the client's own proxy of it while a

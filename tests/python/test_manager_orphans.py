@@ -1,6 +1,6 @@
 """Orphans: objects whose clients died without decref'ing them.
 
-CPython keeps such objects forever (spec 5.6). mpcluster does the same by
+CPython keeps such objects forever (docs/protocol.md 5.6). mpcluster does the same by
 default, and with ``--reap-orphans-after`` disposes of objects that still
 have references, none of whose users is connected, and that were idle for
 that long. A live client's objects must survive, even when idle.

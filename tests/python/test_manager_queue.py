@@ -1,5 +1,5 @@
 """``Queue`` and ``JoinableQueue`` (AutoProxy) against unmodified CPython
-clients (spec 9.10).
+clients (docs/protocol.md 9.10).
 
 Arguments arrive exactly as the user wrote them, so ``block``/``timeout`` are
 tested in positional and keyword forms; ``queue.Empty``/``queue.Full`` must be
@@ -16,7 +16,7 @@ import pytest
 from _mgr import fork_context, in_thread, manager, manager_factory  # noqa: F401
 
 # The nine names a 3.8-3.12 CPython server exposes for queue.Queue; 3.13+
-# adds `shutdown` (spec 9.10).
+# adds `shutdown` (docs/protocol.md 9.10).
 QUEUE_METHODS = {"empty", "full", "get", "get_nowait", "join", "put", "put_nowait", "qsize", "task_done"}
 
 

@@ -1,5 +1,5 @@
 """A bad or dying client never takes the server down or touches another
-client's data (design "Limits with clear errors", spec 5.7, 14).
+client's data (limits with clear errors; docs/protocol.md 5.7, 14).
 
 Each test abuses the server (garbage before and after the handshake, a
 declared 2 GiB frame, a pickle nested 100 000 deep, clients killed while
@@ -65,7 +65,7 @@ def read_until_closed(sock, timeout):
 
 
 def serving_connection(manager):
-    """An authenticated connection turned into a serving one (spec 5.1)."""
+    """An authenticated connection turned into a serving one (docs/protocol.md 5.1)."""
     conn = Client(manager.address, authkey=manager.authkey)
     conn.send((None, "accept_connection", ("robustness",), {}))
     assert conn.recv() == ("#RETURN", None)
@@ -215,7 +215,7 @@ def test_lock_held_by_a_killed_client_stays_held(manager, victim):
     child.kill()
     child.join(10)
     assert child.exitcode == -9
-    # CPython releases nothing when a holder dies (spec 9.6); neither do we
+    # CPython releases nothing when a holder dies (docs/protocol.md 9.6); neither do we
     # by default.
     assert lock.acquire(timeout=0.2) is False
     lock.release()  # a Lock has no owner: a live client can free it
@@ -223,7 +223,7 @@ def test_lock_held_by_a_killed_client_stays_held(manager, victim):
 
 
 def _hold_a_reference(l, held):
-    held.set()  # the forked child has already increfed `l` (spec 5.6)
+    held.set()  # the forked child has already increfed `l` (docs/protocol.md 5.6)
     time.sleep(120)
 
 
@@ -238,7 +238,7 @@ def test_references_of_a_killed_client_stay_counted(manager, victim):
     child.kill()
     child.join(10)
     # A killed client never decrefs; CPython keeps its reference counted
-    # (spec 5.6), and so do we by default (reaping is opt-in).
+    # (docs/protocol.md 5.6), and so do we by default (reaping is opt-in).
     time.sleep(0.2)
     assert refcount_of(manager, ident) == 2
     del l

@@ -1,7 +1,7 @@
-"""Nothing is stalled by Nagle against delayed ACK (spec 2.2a).
+"""Nothing is stalled by Nagle against delayed ACK (docs/protocol.md 2.2a).
 
 A CPython client opens three fresh, mutually authenticated connections per
-shared object (create, incref, decref; spec 5.6) and one more when the proxy
+shared object (create, incref, decref; docs/protocol.md 5.6) and one more when the proxy
 is dropped. CPython's own server writes each frame's length and body in two
 ``send`` calls, and on loopback that stalls every exchange on the client's
 delayed ACK: about 80-130 ms per create+drop. These are behavioural checks

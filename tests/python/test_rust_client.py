@@ -83,7 +83,7 @@ def test_python_fills_a_dict_rust_reads_typed_and_untyped(named, client_python):
     run_client(
         client_python,
         # Only public methods: CPython exposes no more for a registered
-        # callable's object (spec 10), so this runs against either server.
+        # callable's object (docs/protocol.md 10), so this runs against either server.
         CLIENT + "d = m.get_dict()\nd.update({'pears': 5})\nd.update(apples=3)\nd.setdefault('plums', -1)\n",
         named,
     )

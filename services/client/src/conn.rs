@@ -2,7 +2,7 @@
 //! authkey handshake, then strictly alternating request and reply frames.
 //!
 //! Requests are `(ident, name, args, kwds)` pickles and replies
-//! `(kind, payload)` pickles (spec 5.1, 5.2); [`Conn::request`] sends one
+//! `(kind, payload)` pickles (docs/protocol.md 5.1, 5.2); [`Conn::request`] sends one
 //! and decodes the answer into a [`Reply`]. Connections carry no state of
 //! their own beyond the socket: whether one is a control connection (one
 //! request, then the server closes it) or a serving connection (after
@@ -35,7 +35,7 @@ pub(crate) struct ConnSettings {
     pub limits: Limits,
 }
 
-/// What the manager answered (spec 5.2).
+/// What the manager answered (docs/protocol.md 5.2).
 #[derive(Debug)]
 pub(crate) enum Reply {
     /// `#RETURN`: the method's result.
@@ -196,7 +196,7 @@ impl std::fmt::Debug for Conn {
 
 impl Conn {
     /// Connects and runs the client side of the handshake: answer the
-    /// server's challenge, then deliver ours (spec 4.1, 5.9).
+    /// server's challenge, then deliver ours (docs/protocol.md 4.1, 5.9).
     pub async fn open(address: &Address, s: &ConnSettings) -> Result<Conn> {
         let label = address.to_string();
         let connect = TcpStream::connect((address.host.as_str(), address.port));
@@ -217,7 +217,7 @@ impl Conn {
             }
         };
         // Every request is one small write answered by one small read: the
-        // Nagle/delayed-ACK stall of spec 2.2a would cost 40 ms per call.
+        // Nagle/delayed-ACK stall of docs/protocol.md 2.2a would cost 40 ms per call.
         let _ = stream.set_nodelay(true);
         let mut conn = Conn {
             stream,
@@ -275,7 +275,7 @@ impl Conn {
     }
 
     /// Sends a batch of framed requests (see [`append_frame`]) and reads
-    /// `count` replies, in order (spec 5.5: a serving connection answers
+    /// `count` replies, in order (docs/protocol.md 5.5: a serving connection answers
     /// strictly in request order, so requests may be written ahead of
     /// their replies).
     ///
@@ -332,7 +332,7 @@ impl Conn {
 /// connections (measured, `docs/performance-native.md`). An ACK is
 /// urgent only when the server holds data back until we acknowledge
 /// what it sent (Nagle on a server without `TCP_NODELAY`, i.e.
-/// CPython's; spec 2.2a): the payload of a reply over 16 KiB, which
+/// CPython's; docs/protocol.md 2.2a): the payload of a reply over 16 KiB, which
 /// CPython writes after its header (`Connection._send_bytes`), or a
 /// reply queued behind one we have not acknowledged. So: quickack as
 /// soon as a frame is partly in, or when nothing arrived for
@@ -385,7 +385,7 @@ async fn read_reply(
 /// Sets `TCP_QUICKACK` (Linux), which sends an ACK the kernel was
 /// delaying right away and acknowledges what arrives next at once
 /// until the kernel falls back to delayed ACKs: used around the
-/// handshake and when a reply is late (spec 2.2a; see `read_reply`).
+/// handshake and when a reply is late (docs/protocol.md 2.2a; see `read_reply`).
 fn quickack(stream: &TcpStream) {
     #[cfg(target_os = "linux")]
     {

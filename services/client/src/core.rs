@@ -4,7 +4,7 @@
 //! * **Control requests** (`create`, `incref`, `decref`, `dummy`, ...) each
 //!   use a fresh connection, as a CPython client does and as a CPython
 //!   server requires: it closes a control connection after one reply, and a
-//!   serving connection cannot carry them (spec 5.1, 5.9).
+//!   serving connection cannot carry them (docs/protocol.md 5.1, 5.9).
 //! * **Method calls** check a serving connection out of a small per-address
 //!   pool, send one request, and check it back in. CPython keeps one
 //!   serving connection per client thread; a pool is the async equivalent
@@ -15,7 +15,7 @@
 //!   connection out for a whole batch: every request is written before
 //!   the replies are read, which the server sends in order.
 //! * **Pinned calls**: lock ownership of `RLock` and `Condition` belongs to
-//!   the serving connection (spec 9.6), so a lock guard keeps the
+//!   the serving connection (docs/protocol.md 9.6), so a lock guard keeps the
 //!   connection it acquired on and sends its release, `wait` and `notify`
 //!   there.
 
@@ -172,10 +172,10 @@ impl Core {
     }
 
     /// Takes over the object of a `#PROXY` reply as CPython's client does
-    /// (spec 5.6): the token's address becomes the one we called through,
+    /// (docs/protocol.md 5.6): the token's address becomes the one we called through,
     /// then `incref` for our own reference and `decref` of the creation
     /// reference, which the server ties to the serving connection that
-    /// carried the reply (spec 6.2) and which would otherwise vanish when
+    /// carried the reply (docs/protocol.md 6.2) and which would otherwise vanish when
     /// that pooled connection closes.
     pub async fn adopt(&self, called: &Address, mut token: Token) -> Result<Token> {
         token.address = called.clone();

@@ -1,6 +1,6 @@
 //! The one error type of the client, and the remote exceptions it carries.
 //!
-//! A manager answers a failed call in three ways (spec 5.2): `#ERROR` with
+//! A manager answers a failed call in three ways (docs/protocol.md 5.2): `#ERROR` with
 //! the exception the method raised (`KeyError`, `queue.Empty`,
 //! `threading.BrokenBarrierError`, ...), `#TRACEBACK` with the text of a
 //! failure outside the method (a CPython client raises
@@ -40,7 +40,7 @@ pub mod exc {
     pub const OVERFLOW_ERROR: &str = "OverflowError";
     /// `StopIteration` (the end of a dict iterator).
     pub const STOP_ITERATION: &str = "StopIteration";
-    /// `queue.Empty`; CPython pickles it as `_queue.Empty` (spec 7.2), which
+    /// `queue.Empty`; CPython pickles it as `_queue.Empty` (docs/protocol.md 7.2), which
     /// the client renames to the name users import.
     pub const QUEUE_EMPTY: &str = "queue.Empty";
     /// `queue.Full`.
@@ -184,7 +184,7 @@ pub struct RemoteException {
 
 impl RemoteException {
     /// Reads the exception instance of an `#ERROR` reply: a reduce call of
-    /// the exception class with its argument tuple (spec 7.2).
+    /// the exception class with its argument tuple (docs/protocol.md 7.2).
     pub(crate) fn from_instance(v: &Value) -> Option<RemoteException> {
         let Value::Object(o) = v else { return None };
         let Build::Reduce {
@@ -252,7 +252,7 @@ impl fmt::Display for RemoteException {
 }
 
 /// `builtins.KeyError` → `KeyError`; `_queue.Empty` → `queue.Empty` (the C
-/// module `_queue` defines the class users import from `queue`, spec 7.2);
+/// module `_queue` defines the class users import from `queue`, docs/protocol.md 7.2);
 /// anything else keeps its module.
 fn user_facing_name(module: &str, name: &str) -> String {
     match module {

@@ -32,7 +32,7 @@
 //!
 //! # How it talks to the manager
 //!
-//! The client speaks CPython's manager protocol (`shared/spec/wire-protocol.md`
+//! The client speaks CPython's manager protocol (`docs/protocol.md`
 //! in the repository), so it works against an mpcluster manager and against
 //! a CPython `BaseManager`/`SyncManager` server alike:
 //!

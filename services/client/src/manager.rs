@@ -6,7 +6,7 @@
 //! shared objects (the typed constructors live beside each proxy type, in
 //! `proxy/*.rs`), opens named ones (`get`) and reopens objects from tokens
 //! (`open`). Reference counting follows CPython where it matters to the
-//! server (spec 6.2) and saves connections where it does not; see
+//! server (docs/protocol.md 6.2) and saves connections where it does not; see
 //! [`Manager::create_raw`].
 
 use crate::conn::ConnSettings;
@@ -113,7 +113,7 @@ impl Manager {
 
     /// The address given to [`Manager::connect`]; tokens of objects created
     /// here carry it, as CPython's client writes its own idea of the
-    /// address into them (spec 5.4).
+    /// address into them (docs/protocol.md 5.4).
     pub fn address(&self) -> &Address {
         &self.shared.address
     }
@@ -157,7 +157,7 @@ impl Manager {
     /// named typeid (`get_queue`) the server's one object.
     ///
     /// Reference counting: the server counts one reference for the
-    /// creator (spec 5.4). A CPython client then sends `incref` for its
+    /// creator (docs/protocol.md 5.4). A CPython client then sends `incref` for its
     /// proxy and `decref` for the creation reference, two more
     /// connections; we keep the creation reference as the proxy's own and
     /// send one `decref` when the proxy goes. The counts the server sees
@@ -195,7 +195,7 @@ impl Manager {
     }
 
     /// A named object of the server, as the remote-manager pattern's
-    /// `m.get_queue()` (spec 10): `manager.get::<QueueProxy<Job>>("get_queue")`.
+    /// `m.get_queue()` (docs/protocol.md 10): `manager.get::<QueueProxy<Job>>("get_queue")`.
     pub async fn get<P: Proxy>(&self, typeid: &str) -> Result<P> {
         self.create(typeid, vec![], Dict::new()).await
     }
@@ -218,7 +218,7 @@ impl Manager {
                 if !want_methods {
                     return Ok(None);
                 }
-                // An auto proxy pickles its exposed names (spec 7.4); ask
+                // An auto proxy pickles its exposed names (docs/protocol.md 7.4); ask
                 // for them as CPython's `AutoProxy` does without them.
                 let methods = core
                     .control(&t.address, "get_methods", vec![t.to_value()], Dict::new())

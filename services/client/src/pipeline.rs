@@ -3,7 +3,7 @@
 //!
 //! A serving connection answers its requests strictly in order (CPython's
 //! `Server.serve_client` reads, calls and replies in a loop; ours keeps
-//! requests that arrive early in a queue, spec 5.5), so a client may write
+//! requests that arrive early in a queue, docs/protocol.md 5.5), so a client may write
 //! N requests at once and then read N replies: one round trip instead of
 //! N. Nothing in the protocol marks a pipelined request, so this works
 //! against CPython's own server as well as ours.

@@ -2,7 +2,7 @@
 //!
 //! Every typed proxy wraps a `RawProxy`. Clones share the one server-side
 //! reference; when the last clone goes, its `Drop` queues a `decref` on
-//! the manager's I/O runtime (CPython's proxy finalizer, spec 5.6), which
+//! the manager's I/O runtime (CPython's proxy finalizer, docs/protocol.md 5.6), which
 //! runs even if the caller has no runtime, and which the manager's last
 //! handle waits for. A `RawProxy` is also the Rust `AutoProxy`: it calls
 //! any exposed method by name with Python values, for typeids the client
@@ -150,7 +150,7 @@ impl RawProxy {
     }
 
     /// The proxy as a value CPython unpickles into a working proxy
-    /// (`RebuildProxy(...)`, spec 7.4), to store in shared objects or send
+    /// (`RebuildProxy(...)`, docs/protocol.md 7.4), to store in shared objects or send
     /// to Python processes. It holds no reference by itself.
     pub fn to_value(&self, class: Option<&str>) -> Value {
         let exposed: &[String] = self.exposed().unwrap_or(&[]);

@@ -1,7 +1,7 @@
 //! Where a shared object lives: [`Address`] and [`Token`], and their Python
 //! forms.
 //!
-//! A CPython `Token` is `(typeid, (host, port), id)` (spec 6.1) and pickles
+//! A CPython `Token` is `(typeid, (host, port), id)` (docs/protocol.md 6.1) and pickles
 //! as `NEWOBJ multiprocessing.managers.Token` + `BUILD` of that tuple (7.3);
 //! a proxy passed as a value is `RebuildProxy(cls, token, 'pickle', kwds)`
 //! (7.4). This module converts between those values and Rust, so a Rust
@@ -155,7 +155,7 @@ impl Token {
     /// this token: `RebuildProxy(multiprocessing.managers.<class>, token,
     /// 'pickle', kwds)`. For auto proxies (`Queue` and user typeids) the
     /// class is the function `AutoProxy` and `kwds` carries `exposed`
-    /// (spec 7.4).
+    /// (docs/protocol.md 7.4).
     pub fn to_proxy_value(&self, class: ProxyClass<'_>) -> Value {
         let (cls, kwds) = match class {
             ProxyClass::Typed(name) => (Value::global(MANAGERS, name), Dict::new()),

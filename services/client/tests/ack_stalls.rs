@@ -1,4 +1,4 @@
-//! No Nagle / delayed-ACK stalls (spec 2.2a) against CPython's own server,
+//! No Nagle / delayed-ACK stalls (docs/protocol.md 2.2a) against CPython's own server,
 //! which sets no `TCP_NODELAY`: the client leaves ACKs to the kernel in
 //! the steady state (they ride on the next request) and acknowledges at
 //! once only when a reply is partly in or late. These tests time the two

@@ -1,6 +1,6 @@
 //! `list`, `dict`, `Namespace`, `Value` and `Array` proxies against the
 //! real manager binary: every method, with the answers and exceptions
-//! CPython gives for the same operations (spec 9.1-9.5).
+//! CPython gives for the same operations (docs/protocol.md 9.1-9.5).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The Rust client against CPython's own manager server (spec 5.9): the
+//! The Rust client against CPython's own manager server (docs/protocol.md 5.9): the
 //! machine's CPython serves a `SyncManager` (plus a `get_queue` typeid as
 //! in the documentation's remote-manager example) and every proxy kind is
 //! driven from Rust. This checks that the client only uses what a CPython
@@ -172,7 +172,7 @@ async fn queues_and_sync(python: &str) {
 }
 
 /// The named queue comes back with the same id (CPython keeps it in the
-/// registered callable's closure, spec 10).
+/// registered callable's closure, docs/protocol.md 10).
 async fn q_token_is_reusable(m: &Manager) -> bool {
     let a: QueueProxy<String> = m.get("get_queue").await.unwrap();
     let b: QueueProxy<String> = m.get("get_queue").await.unwrap();

@@ -1,5 +1,5 @@
 //! References, tokens and connection errors against the real manager
-//! binary: counts as CPython's server keeps them (spec 6.2), releases on
+//! binary: counts as CPython's server keeps them (docs/protocol.md 6.2), releases on
 //! drop and when the manager handle goes, proxies reopened from tokens by
 //! another manager handle, and distinct auth and connection failures.
 
@@ -37,7 +37,7 @@ async fn dict_iterators_are_counted_and_released() {
     let it = d.iter().await.unwrap();
     assert_eq!(m.number_of_objects().await.unwrap(), 2);
     // The iterator's reference is ours, not the serving connection's:
-    // closing the pooled connections does not free it (spec 6.2).
+    // closing the pooled connections does not free it (docs/protocol.md 6.2).
     m.close_idle_connections();
     assert_eq!(it.next().await.unwrap(), Some(1));
     drop(it);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 const NAMED: &str = "[objects]\nget_queue = { kind = \"Queue\" }\n";
 
-/// Python's side of the remote-manager pattern (spec 10).
+/// Python's side of the remote-manager pattern (docs/protocol.md 10).
 const QUEUE_MANAGER: &str = "\
 from multiprocessing.managers import BaseManager, SyncManager
 class QueueManager(SyncManager): pass

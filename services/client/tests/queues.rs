@@ -1,5 +1,5 @@
 //! `Queue`, `JoinableQueue` and named queues against the real manager
-//! binary (spec 9.10, 10): FIFO order, `queue.Empty`/`queue.Full` with and
+//! binary (docs/protocol.md 9.10, 10): FIFO order, `queue.Empty`/`queue.Full` with and
 //! without timeouts, a blocking `get` woken by another task, `join`.
 
 mod common;

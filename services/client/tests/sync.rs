@@ -1,5 +1,5 @@
 //! Locks, semaphores, `Condition`, `Event` and `Barrier` against the real
-//! manager binary (spec 9.6-9.9): guards, ownership per connection,
+//! manager binary (docs/protocol.md 9.6-9.9): guards, ownership per connection,
 //! blocking across tasks, and the Python exceptions of misuse.
 
 mod common;
@@ -146,7 +146,7 @@ async fn condition_timeouts_and_misuse() {
     let lock = m.lock().await.unwrap();
     let cond = m.condition(Some(&lock)).await.unwrap();
     let mut g = cond.acquire().await.unwrap();
-    // The condition really uses the lock we passed (spec 6.3).
+    // The condition really uses the lock we passed (docs/protocol.md 6.3).
     assert!(lock.locked().await.unwrap());
     let started = Instant::now();
     assert!(!g.wait_timeout(Duration::from_millis(150)).await.unwrap());

@@ -2,7 +2,7 @@
 //! with Python's rules.
 //!
 //! CPython proxies forward arguments exactly as the user wrote them
-//! (`q.get(timeout=0.2)` arrives as `get () {'timeout': 0.2}`, spec 9.10),
+//! (`q.get(timeout=0.2)` arrives as `get () {'timeout': 0.2}`, docs/protocol.md 9.10),
 //! so every method binds positional and keyword arguments against the real
 //! signature of the CPython method and fails with the `TypeError` Python
 //! would raise.

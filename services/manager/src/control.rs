@@ -1,4 +1,4 @@
-//! The manager's control functions (CPython's `Server.public`, spec 5.3):
+//! The manager's control functions (CPython's `Server.public`, docs/protocol.md 5.3):
 //! `dummy`, `create`, `incref`, `decref`, `get_methods`, `debug_info`,
 //! `number_of_objects`, `shutdown` and `accept_connection`.
 //!
@@ -30,7 +30,7 @@ const SHUTDOWN: Sig = Sig::server("Server.shutdown", &[], 0, 2);
 const ACCEPT_CONNECTION: Sig = Sig::server("Server.accept_connection", &["name"], 1, 2);
 
 /// Answers one control request. `shutdown` answers twice, as CPython does
-/// (spec 5.8); clients read only the first.
+/// (docs/protocol.md 5.8); clients read only the first.
 pub async fn handle(shared: &Shared, conn: ConnId, mut req: Request) -> Vec<Reply> {
     let name = match req.name_str() {
         Some(n) if metric_label(n) != "other" => n.to_string(),
@@ -136,7 +136,7 @@ fn ident_arg(args: Args, sig: &Sig) -> Result<String, PyException> {
     }
 }
 
-/// `create(typeid, *args, **kwds)` (spec 5.4): build the object, count the
+/// `create(typeid, *args, **kwds)` (docs/protocol.md 5.4): build the object, count the
 /// creator's reference, reply `(ident, exposed)`.
 fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyException> {
     if args.pos.is_empty() {
@@ -149,7 +149,7 @@ fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyExce
         other => return Err(PyException::key_error(other)),
     };
     let (id, exposed) = if let Some(id) = shared.named.get(&typeid) {
-        // A named object: every create returns the same one (spec 10). Its
+        // A named object: every create returns the same one (docs/protocol.md 10). Its
         // CPython counterpart is a callable without parameters.
         if !args.is_empty() {
             let given = args.pos.len();

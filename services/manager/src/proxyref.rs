@@ -3,7 +3,7 @@
 //! A CPython client that passes a proxy as an argument (`outer.append(inner)`,
 //! `manager.Condition(lock)`) sends it as a reduce call of
 //! `multiprocessing.managers.RebuildProxy` whose second argument is a
-//! `Token(typeid, address, id)` (spec 6.3, 7.3, 7.4). We never rebuild the
+//! `Token(typeid, address, id)` (docs/protocol.md 6.3, 7.3, 7.4). We never rebuild the
 //! proxy: we recognise the token, and when its id names one of our objects
 //! we keep that object alive for as long as a stored value holds the token,
 //! and write our advertised address into it so that clients reading the
@@ -109,7 +109,7 @@ pub fn contains_proxy(v: &Value) -> bool {
 
 /// Rewrites the address of every token in `v` whose id `is_local` accepts
 /// to `address`, so a client reading the value back connects here (CPython
-/// keeps whatever address the sending client used, spec 6.4).
+/// keeps whatever address the sending client used, docs/protocol.md 6.4).
 pub fn localise(v: &mut Value, address: &(String, u16), is_local: &dyn Fn(&str) -> bool) {
     match v {
         Value::Object(o) => {

@@ -4,7 +4,7 @@
 //! kind from [`ExcKind`] plus the exception's arguments. A method that fails
 //! answers `('#ERROR', exc)` and the client re-raises exactly that type, so
 //! the pickled global of each kind must be the one CPython's server writes
-//! (spec 7.2): `queue.Empty` is `_queue.Empty`, a barrier failure is
+//! (docs/protocol.md 7.2): `queue.Empty` is `_queue.Empty`, a barrier failure is
 //! `threading.BrokenBarrierError`. Failures of the server itself (unknown
 //! id, method not exposed, bad request shape) are sent as `#TRACEBACK` text
 //! whose last line is `Type: message`, as CPython's would be.
@@ -144,7 +144,7 @@ impl PyException {
     }
 
     /// The pickled exception instance: `REDUCE(global, args)`, the plain
-    /// 3.11 form every supported client loads (spec 7.2).
+    /// 3.11 form every supported client loads (docs/protocol.md 7.2).
     pub fn to_value(&self) -> Value {
         let (module, name) = self.kind.global();
         Value::Object(Box::new(Object::reduce(

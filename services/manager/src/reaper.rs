@@ -2,7 +2,7 @@
 //!
 //! The protocol carries no client identity on `incref`/`decref`, and a
 //! CPython client killed without running its finalizers never decrefs, so
-//! CPython leaks its objects forever (spec 5.6, 14). We record which serving
+//! CPython leaks its objects forever (docs/protocol.md 5.6, 14). We record which serving
 //! connections called each object and when; an object that still has
 //! references, none of whose users is connected, and that has been idle for
 //! a while is an *orphan candidate*. `--reap-orphans-after` disposes of

@@ -2,7 +2,7 @@
 //! method results become new objects.
 //!
 //! This is the server's registry, which alone decides what a call may do
-//! (spec 8): typed CPython proxies ignore the exposed tuple, `AutoProxy`
+//! (docs/protocol.md 8): typed CPython proxies ignore the exposed tuple, `AutoProxy`
 //! clients (`Queue`, named objects) get exactly these methods. Exposed lists
 //! are the union over CPython 3.8 to 3.14 (3.14's `list.clear`, `locked`,
 //! 3.13's `Queue.shutdown`), which no older client is hurt by.

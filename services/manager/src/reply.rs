@@ -1,4 +1,4 @@
-//! Replies: `(kind, payload)` pairs (spec 5.2), encoded as protocol-4
+//! Replies: `(kind, payload)` pairs (docs/protocol.md 5.2), encoded as protocol-4
 //! pickles, which every supported CPython client reads.
 
 use crate::pyexc::PyException;

@@ -1,11 +1,11 @@
-//! A decoded request: `(ident, name, args, kwds)` (spec 5.1).
+//! A decoded request: `(ident, name, args, kwds)` (docs/protocol.md 5.1).
 //!
 //! CPython unpacks the request with `ident, name, args, kwds = request` and
 //! later calls `f(*args, **kwds)`, so any iterable of four items is a
 //! request (even a 4-character string), and `args`/`kwds` are only checked
 //! when the call is made. We keep that order: [`Request::parse`] does the
 //! unpacking, [`Request::args`] the expansion, each failing with the
-//! message Python would give in that place (spec 5.3, 5.5).
+//! message Python would give in that place (docs/protocol.md 5.3, 5.5).
 
 use crate::args::Args;
 use crate::pyexc::PyException;

@@ -1,6 +1,6 @@
 //! The manager protocol end to end, in process: a real server bound to a
 //! loopback port, driven by the wire crate's client handshake and pickles,
-//! checking the request/reply shapes of spec section 5.
+//! checking the request/reply shapes of docs/protocol.md section 5.
 
 use clap::Parser;
 use mpcluster_manager::config::Config;

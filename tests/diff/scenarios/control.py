@@ -1,4 +1,4 @@
-"""Control functions (spec 5.3, 5.4, 6.2): ``number_of_objects`` deltas as
+"""Control functions (docs/protocol.md 5.3, 5.4, 6.2): ``number_of_objects`` deltas as
 proxies come and go, ``incref``/``decref`` errors, unknown function and
 typeid, argument errors, ``get_methods``, ``debug_info`` shape, and creates
 with arguments the typeid's constructor rejects."""

@@ -1,4 +1,4 @@
-"""DictProxy (spec 9.2): Python key equality (``1 == 1.0 == True``, big ints
+"""DictProxy (docs/protocol.md 9.2): Python key equality (``1 == 1.0 == True``, big ints
 and floats, ``-0.0``, NaN), every method, views as lists, the server-side
 ``Iterator`` (``#PROXY``), errors with their messages, ``update`` forms,
 ``popitem`` order, ``copy``, ``str``/``_getvalue``, failing creates."""

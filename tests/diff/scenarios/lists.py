@@ -1,4 +1,4 @@
-"""ListProxy (spec 9.1): every exposed method, slicing (negative, extended,
+"""ListProxy (docs/protocol.md 9.1): every exposed method, slicing (negative, extended,
 assignment, deletion), errors with their messages, sort (mixed types, key,
 failure state), iteration by ``__getitem__``, ``+=``/``*=``, ``reversed``,
 ``str``/``_getvalue``, nested proxies, failing creates."""

@@ -1,4 +1,4 @@
-"""The docs' remote-manager pattern (spec 10): a ``BaseManager`` client that
+"""The docs' remote-manager pattern (docs/protocol.md 10): a ``BaseManager`` client that
 registers ``get_queue``/``get_dict`` without callables gets the server's one
 shared Queue and dict through AutoProxy; same id on every call, the object
 survives when every proxy is gone, SyncManager typeids stay available."""

@@ -1,4 +1,4 @@
-"""Queue and JoinableQueue through AutoProxy (spec 9.10): every argument form
+"""Queue and JoinableQueue through AutoProxy (docs/protocol.md 9.10): every argument form
 (positional, keyword, ``block`` false), Empty/Full, negative timeouts on
 bounded and unbounded queues, ``task_done``/``join``, binding errors, values
 of every modelled type (and an opaque global) round-tripping, exposed names."""

@@ -1,5 +1,5 @@
 """Raw requests written by hand over ``multiprocessing.connection.Client``
-(spec 5.3, 5.5): malformed control requests, and on a serving connection
+(docs/protocol.md 5.3, 5.5): malformed control requests, and on a serving connection
 (after ``accept_connection``) methods that are not exposed, unknown ids, the
 reserved id ``'0'``, wrong argument counts and types, fallbacks with
 arguments, unhashable ids, control names sent as methods, and a ``#PROXY``

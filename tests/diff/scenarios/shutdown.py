@@ -1,6 +1,6 @@
-"""Remote ``shutdown`` (spec 5.8): CPython obeys any client; mpcluster refuses
+"""Remote ``shutdown`` (docs/protocol.md 5.8): CPython obeys any client; mpcluster refuses
 it unless started with ``--allow-remote-shutdown`` (a deliberate difference,
-spec 14). Runs last: CPython's server is gone afterwards."""
+docs/protocol.md 14). Runs last: CPython's server is gone afterwards."""
 
 SCENARIOS = [
     ("shutdown", [

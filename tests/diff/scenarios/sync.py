@@ -1,4 +1,4 @@
-"""Synchronisation objects (spec 9.6-9.9): Lock/RLock/Semaphore/
+"""Synchronisation objects (docs/protocol.md 9.6-9.9): Lock/RLock/Semaphore/
 BoundedSemaphore acquire forms and release errors, ownership across client
 threads (each thread has its own serving connection), Event, Condition
 (errors without the lock, wait/notify across threads, a Lock proxy as the

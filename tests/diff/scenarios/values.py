@@ -1,4 +1,4 @@
-"""Namespace (spec 9.4), Value and Array (spec 9.5): attribute access and its
+"""Namespace (docs/protocol.md 9.4), Value and Array (docs/protocol.md 9.5): attribute access and its
 errors, ``Value``'s ignored typecode, every Array typecode with its range
 and type errors, slicing, iteration, failing creates."""
 

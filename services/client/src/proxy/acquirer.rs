@@ -1,5 +1,5 @@
 //! [`AcquirerProxy`]: shared `Lock`, `RLock`, `Semaphore` and
-//! `BoundedSemaphore` (spec 9.6), with RAII guards, and their `Manager`
+//! `BoundedSemaphore` (docs/protocol.md 9.6), with RAII guards, and their `Manager`
 //! constructors.
 //!
 //! Ownership of an `RLock` (and of a `Condition`'s lock) belongs to the

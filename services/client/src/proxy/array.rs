@@ -1,4 +1,4 @@
-//! [`ArrayProxy`]: a shared `array.array` (spec 9.5), and
+//! [`ArrayProxy`]: a shared `array.array` (docs/protocol.md 9.5), and
 //! `Manager::array`.
 //!
 //! The server keeps `array.array`'s type checks (`TypeError` for a float in

@@ -1,4 +1,4 @@
-//! [`BarrierProxy`]: a shared `threading.Barrier` (spec 9.9), and
+//! [`BarrierProxy`]: a shared `threading.Barrier` (docs/protocol.md 9.9), and
 //! `Manager::barrier`.
 //!
 //! A broken or aborted barrier, or a timed-out wait (which breaks it for

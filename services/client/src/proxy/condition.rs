@@ -1,4 +1,4 @@
-//! [`ConditionProxy`]: a shared `threading.Condition` (spec 9.7), and
+//! [`ConditionProxy`]: a shared `threading.Condition` (docs/protocol.md 9.7), and
 //! `Manager::condition`.
 //!
 //! `wait` and `notify` need the condition's lock, owned by the serving

@@ -1,4 +1,4 @@
-//! [`DictProxy`]: a shared Python `dict` (spec 9.2), and `Manager::dict`.
+//! [`DictProxy`]: a shared Python `dict` (docs/protocol.md 9.2), and `Manager::dict`.
 //!
 //! Keys follow Python's equality and hashing on the server (`1`, `1.0` and
 //! `True` are one key). `keys()`, `values()` and `items()` arrive as

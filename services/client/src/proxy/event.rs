@@ -1,4 +1,4 @@
-//! [`EventProxy`]: a shared `threading.Event` (spec 9.8), and
+//! [`EventProxy`]: a shared `threading.Event` (docs/protocol.md 9.8), and
 //! `Manager::event`.
 
 use super::{bool_out, secs, typed_proxy};

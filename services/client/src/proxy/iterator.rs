@@ -1,4 +1,4 @@
-//! [`IteratorProxy`]: a server-side iterator (spec 9.11), what
+//! [`IteratorProxy`]: a server-side iterator (docs/protocol.md 9.11), what
 //! `DictProxy::iter` returns: `__next__` until `StopIteration`.
 //!
 //! The iterator is its own shared object with its own reference, released

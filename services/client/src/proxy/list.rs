@@ -1,4 +1,4 @@
-//! [`ListProxy`]: a shared Python `list` (spec 9.1), and
+//! [`ListProxy`]: a shared Python `list` (docs/protocol.md 9.1), and
 //! `Manager::list`.
 //!
 //! Indices are Python's: negative ones count from the end. Iteration uses
@@ -164,7 +164,7 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     /// `l *= n` on the shared list.
     pub async fn repeat_in_place(&self, n: i64) -> Result<()> {
         // The server answers with the whole list, which a CPython client
-        // discards too (spec 9.1).
+        // discards too (docs/protocol.md 9.1).
         self.unit("__imul__", vec![Value::Int(n)]).await
     }
 

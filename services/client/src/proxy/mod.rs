@@ -147,7 +147,7 @@ pub(crate) fn kwds1(name: &str, v: Value) -> Dict {
 }
 
 /// `builtins.slice(start, stop, None)`, as CPython pickles `l[i:j]`'s
-/// argument (spec 7.5).
+/// argument (docs/protocol.md 7.5).
 pub(crate) fn slice(start: Option<i64>, stop: Option<i64>) -> Value {
     let bound = |b: Option<i64>| b.map_or(Value::None, Value::Int);
     Value::Object(Box::new(Object::reduce(
@@ -157,7 +157,7 @@ pub(crate) fn slice(start: Option<i64>, stop: Option<i64>) -> Value {
 }
 
 /// Unwraps `builtins.list([...])`, the form dict views (`keys()`,
-/// `values()`, `items()`) arrive in (spec 7.5), and `builtins.iter([...])`;
+/// `values()`, `items()`) arrive in (docs/protocol.md 7.5), and `builtins.iter([...])`;
 /// anything else is returned as it is.
 pub(crate) fn unwrap_builtin_list(v: Value) -> Value {
     let is_listish = |v: &Value| {
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn slices_pickle_as_cpython_writes_them() {
-        // `l[1:3]` sends `builtins.slice(1, 3, None)` (spec 7.5); the bytes
+        // `l[1:3]` sends `builtins.slice(1, 3, None)` (docs/protocol.md 7.5); the bytes
         // below are CPython 3.11's `pickle.dumps(slice(1, 3), 4)`.
         let want: &[u8] = b"\x80\x04\x95\x1f\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94\x8c\x05slice\x94\x93\x94K\x01K\x03N\x87\x94R\x94.";
         assert_eq!(pickle::encode(&slice(Some(1), Some(3))), want);

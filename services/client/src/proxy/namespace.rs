@@ -1,5 +1,5 @@
 //! [`NamespaceProxy`]: a shared `multiprocessing.managers.Namespace`
-//! (spec 9.4), and `Manager::namespace`.
+//! (docs/protocol.md 9.4), and `Manager::namespace`.
 //!
 //! Attributes are read with `__getattribute__`, written with
 //! `__setattr__` and deleted with `__delattr__`, as CPython's

@@ -1,4 +1,4 @@
-//! [`QueueProxy`]: a shared `queue.Queue` (spec 9.10), also behind
+//! [`QueueProxy`]: a shared `queue.Queue` (docs/protocol.md 9.10), also behind
 //! `JoinableQueue` and named queues (`get_queue`), and `Manager::queue`.
 //!
 //! Queues are `AutoProxy` objects in CPython, so their requests carry

@@ -1,4 +1,4 @@
-//! [`ValueProxy`]: a shared `multiprocessing.managers.Value` (spec 9.5),
+//! [`ValueProxy`]: a shared `multiprocessing.managers.Value` (docs/protocol.md 9.5),
 //! and `Manager::value`.
 //!
 //! The manager's `Value` ignores its typecode (CPython stores whatever it

@@ -192,7 +192,7 @@ pub struct PyChild {
 impl PyChild {
     /// Starts `python3 -c <prelude + code>`, where the prelude defines
     /// `ADDRESS` (a `(host, port)` tuple), `AUTHKEY`, sets the process
-    /// authkey (nested proxies are rebuilt with it, spec 6.3) and offers
+    /// authkey (nested proxies are rebuilt with it, docs/protocol.md 6.3) and offers
     /// `say(text)` and `hear()`.
     pub fn spawn(addr: &str, code: &str) -> PyChild {
         PyChild::spawn_with(&python(), addr, code)

@@ -278,7 +278,7 @@ impl AdminView {
 
     /// Disposes of an object whatever its count, then frees what only it
     /// kept alive. CPython has no equivalent: its only way to free an object
-    /// a dead client leaked is restarting the server (spec 5.6).
+    /// a dead client leaked is restarting the server (docs/protocol.md 5.6).
     pub fn delete_object(&self, id: &str) -> Result<ObjectInfo, ViewError> {
         let entry = self
             .shared

@@ -1,4 +1,4 @@
-//! `Array` (ArrayProxy, spec 9.5): a typed `array.array` shared by clients.
+//! `Array` (ArrayProxy, docs/protocol.md 9.5): a typed `array.array` shared by clients.
 //!
 //! CPython's `SyncManager.Array(typecode, sequence, lock=True)` is a plain
 //! `array.array`, so its type checks are part of the contract: `a[0] = 1.5`
@@ -7,7 +7,7 @@
 //! range')`. The items are kept as the native bytes an x86-64 CPython would
 //! hold (little-endian; `l`/`L` 8 bytes, `i`/`I` 4, `u` 4 as Linux's
 //! `wchar_t`), which is also what crosses the wire: `array.array(typecode,
-//! bytes)` (spec 7.5).
+//! bytes)` (docs/protocol.md 7.5).
 
 use crate::args::{Args, Sig};
 use crate::objects::seq::{self, Conv, Int, Subscript};

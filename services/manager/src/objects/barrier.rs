@@ -1,4 +1,4 @@
-//! `Barrier` (spec 9.9): CPython's `threading.Barrier(parties, action=None,
+//! `Barrier` (docs/protocol.md 9.9): CPython's `threading.Barrier(parties, action=None,
 //! timeout=None)` served to `BarrierProxy` clients.
 //!
 //! The state machine is CPython's: filling (arrivals get `index = count`,
@@ -13,7 +13,7 @@
 //!   that would have to run on the server, which never executes client
 //!   code (the same error family as `Pool`, which needs node agents).
 //! * `__getattribute__` answers only `parties`, `n_waiting` and `broken`
-//!   (spec 9.9); CPython would serve any attribute.
+//!   (docs/protocol.md 9.9); CPython would serve any attribute.
 //! * `parties` must be an `int` >= 1 (3.13's check; 3.11 accepted 0).
 //! * A waiter cancelled because its client went away leaves the barrier as
 //!   CPython's `finally: self._count -= 1; self._exit()` does when a waiting

@@ -1,4 +1,4 @@
-//! `Condition` (spec 9.7): CPython's `threading.Condition(lock=None)` served
+//! `Condition` (docs/protocol.md 9.7): CPython's `threading.Condition(lock=None)` served
 //! to `ConditionProxy` clients.
 //!
 //! The lock is the condition's own `RLock`, or a `Lock`/`RLock` of this

@@ -1,4 +1,4 @@
-//! `dict` (DictProxy, spec 9.2): a Python dict shared by clients.
+//! `dict` (DictProxy, docs/protocol.md 9.2): a Python dict shared by clients.
 //!
 //! Keys follow Python's hashing and equality (`1`, `1.0` and `True` are one
 //! key) and insertion order, through the value model's [`Dict`]. Methods
@@ -46,7 +46,7 @@ pub const EXPOSED: &[&str] = &[
     "update",
     "values",
     // CPython appends the keys of `method_to_typeid` to the exposed list,
-    // so `__iter__` appears twice in its `create` reply (spec 5.4).
+    // so `__iter__` appears twice in its `create` reply (docs/protocol.md 5.4).
     "__iter__",
 ];
 
@@ -171,7 +171,7 @@ impl SharedObject for DictObject {
 
     fn call<'a>(&'a self, ctx: &'a CallCtx<'a>, method: &str, args: Args) -> Call<'a> {
         let none = |r: Result<(), PyException>| r.map(|_| Value::None);
-        // Views pickle as `builtins.list([...])` (spec 7.5, captured).
+        // Views pickle as `builtins.list([...])` (docs/protocol.md 7.5, captured).
         let view = |items: Vec<Value>| seq::builtin_call("list", vec![Value::List(items)]);
         let r = match method {
             "__getitem__" => Conv::One("dict.__getitem__").one(args).and_then(|k| {

@@ -1,4 +1,4 @@
-//! `Event` (spec 9.8): CPython's `threading.Event()` served to `EventProxy`
+//! `Event` (docs/protocol.md 9.8): CPython's `threading.Event()` served to `EventProxy`
 //! clients (`is_set`, `set`, `clear`, `wait(timeout=None)`).
 //!
 //! CPython's `Event.wait` returns True when the flag was set at any moment

@@ -1,4 +1,4 @@
-//! `Iterator` (IteratorProxy, spec 9.11): a server-side iterator that a
+//! `Iterator` (IteratorProxy, docs/protocol.md 9.11): a server-side iterator that a
 //! client advances with `__next__` until `#ERROR StopIteration()`.
 //!
 //! CPython registers `Iterator` without a callable: only the server makes

@@ -1,10 +1,10 @@
-//! `list` (ListProxy, spec 9.1): a Python list shared by clients.
+//! `list` (ListProxy, docs/protocol.md 9.1): a Python list shared by clients.
 //!
 //! Every exposed method behaves as CPython's `list` method of the same name,
 //! with its exact errors: clients iterate a `ListProxy` by calling
 //! `__getitem__(0)`, `(1)`, ... until `IndexError('list index out of
 //! range')`, so that error and the index rules must be right. Items may be
-//! proxies of other objects of this manager (spec 6.3); [`SharedObject::refs`]
+//! proxies of other objects of this manager (docs/protocol.md 6.3); [`SharedObject::refs`]
 //! reports them so they stay alive while the list holds them.
 //!
 //! Iterable arguments (`extend`, slice assignment) are read before the

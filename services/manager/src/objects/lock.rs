@@ -1,4 +1,4 @@
-//! `Lock` and `RLock` (spec 9.6): CPython's `threading.Lock()` and
+//! `Lock` and `RLock` (docs/protocol.md 9.6): CPython's `threading.Lock()` and
 //! `threading.RLock()` as `AcquirerProxy` clients use them, plus (in `lock/wait.rs`) the waiting
 //! machinery the other synchronisation kinds share.
 //!
@@ -14,7 +14,7 @@
 //! mid-wait never strands the lock.
 //!
 //! When a client's connection closes, the locks it holds stay held, exactly
-//! as in CPython (spec 5.7, 14): the server cannot know the lock's purpose is
+//! as in CPython (docs/protocol.md 5.7, 14): the server cannot know the lock's purpose is
 //! over, and other clients may be relying on it.
 
 use crate::args::Args;
@@ -171,7 +171,7 @@ impl LockRef {
     }
 
     /// 3.14's `locked()`: held by anybody (for an `RLock`, by any
-    /// connection, spec 9.6).
+    /// connection, docs/protocol.md 9.6).
     pub(crate) fn locked(&self) -> bool {
         match self {
             LockRef::Lock(l) => *guard(&l.locked),

@@ -91,7 +91,7 @@ impl From<Result<Value, PyException>> for Call<'_> {
 /// Who is calling, and the server state a method may need.
 pub struct CallCtx<'a> {
     /// The serving connection: the owner of an `RLock` it acquires (CPython:
-    /// one server thread per client thread, spec 9.6).
+    /// one server thread per client thread, docs/protocol.md 9.6).
     pub conn: ConnId,
     pub store: &'a Store,
 }
@@ -117,7 +117,7 @@ pub trait SharedObject: Send + Sync + 'static {
     /// Whether the referent really has `method`. CPython looks the method
     /// up with `getattr` after the exposure check, and a missing attribute
     /// (`send` on a dict iterator) falls through to the fallback path: a
-    /// `#TRACEBACK`, not an `#ERROR` (spec 8, `Iterator`).
+    /// `#TRACEBACK`, not an `#ERROR` (docs/protocol.md 8, `Iterator`).
     fn has_method(&self, _method: &str) -> bool {
         true
     }

@@ -1,11 +1,11 @@
-//! `Namespace` (NamespaceProxy, spec 9.4): a bag of named attributes.
+//! `Namespace` (NamespaceProxy, docs/protocol.md 9.4): a bag of named attributes.
 //!
 //! The client turns `ns.x`, `ns.x = v` and `del ns.x` into
 //! `__getattribute__`, `__setattr__` and `__delattr__` calls (names starting
 //! with `_` never leave the client). A CPython server answers them with the
 //! real attribute machinery of its `Namespace` object, so `ns.__dict__` or
 //! `ns.__class__` reach server internals; we serve exactly the attributes
-//! that were set (spec 14), in insertion order, and fail the others with
+//! that were set (docs/protocol.md 14), in insertion order, and fail the others with
 //! CPython's `AttributeError` text.
 
 use crate::args::{Args, Sig};
@@ -122,7 +122,7 @@ impl SharedObject for Namespace {
     }
 
     /// `multiprocessing.managers.Namespace` with its `__dict__` as state
-    /// (spec 7.5, captured).
+    /// (docs/protocol.md 7.5, captured).
     fn get_value(&self) -> Result<Value, String> {
         let state = Value::Dict(Box::new(self.attrs().clone()));
         Ok(Value::Object(Box::new(Object::new_obj(

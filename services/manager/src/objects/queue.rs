@@ -1,4 +1,4 @@
-//! `Queue` and `JoinableQueue` (spec 9.10): CPython's `queue.Queue(maxsize=0)`
+//! `Queue` and `JoinableQueue` (docs/protocol.md 9.10): CPython's `queue.Queue(maxsize=0)`
 //! (one class serves both typeids) for `AutoProxy` clients.
 //!
 //! Items live in a `VecDeque` behind a `std::sync::Mutex`, with CPython's

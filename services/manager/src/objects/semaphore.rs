@@ -1,4 +1,4 @@
-//! `Semaphore` and `BoundedSemaphore` (spec 9.6): CPython's
+//! `Semaphore` and `BoundedSemaphore` (docs/protocol.md 9.6): CPython's
 //! `threading.Semaphore(value=1)` and `threading.BoundedSemaphore(value=1)`
 //! served to `AcquirerProxy` clients.
 //!
@@ -200,7 +200,7 @@ impl SharedObject for Semaphore {
             "acquire" => self.acquire(args),
             "release" => self.release(args).into(),
             // 3.14's `multiprocessing.Semaphore.locked()`: the counter is 0
-            // (`threading.Semaphore` has none, spec 9.6).
+            // (`threading.Semaphore` has none, docs/protocol.md 9.6).
             "locked" => no_args("Semaphore.locked", args)
                 .map(|()| Value::Bool(*guard(&self.value) == 0))
                 .into(),

@@ -1,4 +1,4 @@
-//! `set` (SetProxy, CPython 3.14+, spec 9.3): a Python set shared by
+//! `set` (SetProxy, CPython 3.14+, docs/protocol.md 9.3): a Python set shared by
 //! clients.
 //!
 //! Members follow Python's hashing and equality through the value model's
@@ -248,7 +248,7 @@ impl SharedObject for SetObject {
             "__len__" => Conv::Slot("__len__", 0)
                 .none(args)
                 .map(|_| Value::Int(self.set().len() as i64)),
-            // The iterator by value (spec 7.5: `builtins.iter([...])`).
+            // The iterator by value (docs/protocol.md 7.5: `builtins.iter([...])`).
             "__iter__" => Conv::Slot("__iter__", 0).none(args).map(|_| {
                 let items: Vec<Value> = self.set().iter().cloned().collect();
                 seq::builtin_call("iter", vec![Value::List(items)])

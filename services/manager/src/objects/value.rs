@@ -1,4 +1,4 @@
-//! `Value` (ValueProxy, spec 9.5): one shared value with a typecode.
+//! `Value` (ValueProxy, docs/protocol.md 9.5): one shared value with a typecode.
 //!
 //! CPython's `SyncManager.Value` is `managers.Value`, a plain holder: the
 //! typecode is stored and shown but never enforced (`v.value = 'text'` on a

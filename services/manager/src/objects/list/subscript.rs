@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(get(I(0)).unwrap(), I(1));
         assert_eq!(get(I(-1)).unwrap(), I(5));
         assert_eq!(get(Value::Bool(true)).unwrap(), I(2));
-        // The end of iteration for `for x in proxy` (spec rule 9).
+        // The end of iteration for `for x in proxy` (docs/protocol.md rule 9).
         assert_eq!(
             raised(&l, &store, "__getitem__", vec![I(5)]),
             msg(IndexError, "list index out of range")
