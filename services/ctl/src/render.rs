@@ -24,6 +24,25 @@ fn uint(v: &Value, key: &str) -> Option<u64> {
     v.get(key).and_then(Value::as_u64)
 }
 
+/// A byte count for people: `1.5 MiB`, `512 B`; `-` when absent.
+fn bytes(v: &Value, key: &str) -> String {
+    let Some(n) = uint(v, key) else {
+        return "-".to_string();
+    };
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = n as f64;
+    let mut unit = 0;
+    while x >= 1024.0 && unit + 1 < UNITS.len() {
+        x /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{x:.1} {}", UNITS[unit])
+    }
+}
+
 fn flag(v: &Value, key: &str) -> bool {
     v.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
@@ -78,6 +97,7 @@ pub fn objects(list: &[Value]) -> String {
         ("TYPE", false),
         ("REFS", true),
         ("SIZE", true),
+        ("MEMORY", true),
         ("IDLE", true),
         ("CONNS", false),
         ("FLAGS", false),
@@ -89,6 +109,7 @@ pub fn objects(list: &[Value]) -> String {
             text(o, "type_name"),
             text(o, "refcount"),
             text(o, "size"),
+            bytes(o, "memory_bytes"),
             idle(o),
             conns(o),
             flags(o),
@@ -110,6 +131,7 @@ pub fn object_detail(o: &Value) -> String {
         ("type", text(o, "type_name")),
         ("refcount", text(o, "refcount")),
         ("size", text(o, "size")),
+        ("memory", bytes(o, "memory_bytes")),
         ("created", text(o, "created")),
         ("idle", idle(o)),
         ("connections", conns(o)),
@@ -187,6 +209,9 @@ pub fn stats(s: &Value) -> String {
         ("orphans", text(s, "orphans")),
         ("connections", text(s, "connections")),
         ("requests", text(s, "requests_total")),
+        ("memory used", bytes(s, "memory_used_bytes")),
+        ("memory limit", bytes(s, "memory_limit_bytes")),
+        ("memory in objects", bytes(s, "memory_objects_bytes")),
     ])
 }
 
@@ -240,7 +265,7 @@ mod tests {
             "id": "1a2b", "typeid": "get_queue", "type_name": "Queue", "refcount": 2,
             "created": "2026-01-01T12:00:00Z", "last_used_seconds_ago": 75.2,
             "size": 3, "conns": [{"id": 8, "open": true}, {"id": 12, "open": false}],
-            "orphan": false, "named": true
+            "orphan": false, "named": true, "memory_bytes": 1536
         })
     }
 
@@ -253,13 +278,16 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0],
-            "ID    TYPEID     TYPE   REFS  SIZE   IDLE  CONNS   FLAGS"
+            "ID    TYPEID     TYPE   REFS  SIZE   MEMORY   IDLE  CONNS   FLAGS"
         );
         assert_eq!(
             lines[1],
-            "1a2b  get_queue  Queue     2     3  1m15s  8,(12)  named"
+            "1a2b  get_queue  Queue     2     3  1.5 KiB  1m15s  8,(12)  named"
         );
-        assert_eq!(lines[2], "ff    list       -         -     -      -  -");
+        assert_eq!(
+            lines[2],
+            "ff    list       -         -     -        -      -  -"
+        );
         assert_eq!(lines[3], "2 objects");
         assert_eq!(objects(&[]), "no objects\n");
     }

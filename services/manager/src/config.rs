@@ -116,6 +116,19 @@ pub struct Config {
     /// usually share the host (see docs/performance.md).
     #[arg(long, env = "MPCLUSTER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
+
+    /// Memory the manager may use for data: bytes (`512MiB`, `2GB`) or a
+    /// share of the host's or container's memory (`50%`); `0` for no
+    /// limit. Past it, calls that store data fail with MemoryError while
+    /// reads and deletes go on (nothing is evicted).
+    #[arg(long, env = "MPCLUSTER_MAX_MEMORY", default_value = "50%", value_parser = crate::memory::parse_size)]
+    pub max_memory: crate::memory::SizeSpec,
+
+    /// Unsent reply bytes a client may leave unread: a client over it that
+    /// reads nothing for a second is disconnected (as Redis's
+    /// client-output-buffer-limit).
+    #[arg(long, env = "MPCLUSTER_MAX_PENDING_REPLY_BYTES", default_value = "64MiB", value_parser = crate::memory::parse_size)]
+    pub max_pending_reply_bytes: crate::memory::SizeSpec,
 }
 
 /// `30s`, `5m`, `2h`, `250ms`, or plain seconds.

@@ -33,6 +33,9 @@ pub struct Conn {
     /// Encoded replies not written yet (see [`Conn::queue`]).
     pub out: Vec<u8>,
     pub info: Arc<ClientInfo>,
+    /// Unsent reply bytes past which a client that reads nothing is cut
+    /// off (`--max-pending-reply-bytes`).
+    pub max_pending: usize,
 }
 
 /// Replies queued past this size are written even if more requests are
@@ -43,6 +46,14 @@ const FLUSH_AT: usize = 64 * 1024;
 /// the write instead of being kept for the connection's lifetime.
 const KEEP_OUT: usize = 256 * 1024;
 
+/// How long a client holding more than `--max-pending-reply-bytes` of
+/// unsent replies may go without reading anything before it is cut off.
+/// A client that reads a large reply slowly makes progress within it and
+/// keeps its connection; one that pipelines requests and never reads does
+/// not (Redis's `client-output-buffer-limit` hard limit, with a grace so
+/// that a reply larger than the limit can still be read).
+pub const PENDING_REPLY_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why a connection ended other than by a clean EOF.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
@@ -50,6 +61,15 @@ pub enum ConnError {
     Frame(#[from] FrameError),
     #[error("write: {0}")]
     Write(#[from] std::io::Error),
+    #[error(
+        "client output limit: {pending} reply bytes unsent and nothing read for {grace:?} \
+         (--max-pending-reply-bytes {limit})"
+    )]
+    OutputLimit {
+        pending: usize,
+        limit: usize,
+        grace: std::time::Duration,
+    },
 }
 
 impl Conn {
@@ -96,11 +116,43 @@ impl Conn {
     }
 
     /// Writes every queued reply.
-    pub async fn flush(&mut self) -> Result<(), std::io::Error> {
+    ///
+    /// When the queued replies pass `max_pending` bytes, each write must
+    /// make progress within [`PENDING_REPLY_GRACE`], or the connection ends
+    /// with [`ConnError::OutputLimit`] and its buffer is freed with it.
+    /// Below the limit a client that stops reading only stalls its own
+    /// connection: the server reads nothing more from it meanwhile, so
+    /// what it can make the server hold stays under the limit.
+    pub async fn flush(&mut self) -> Result<(), ConnError> {
         if self.out.is_empty() {
             return Ok(());
         }
-        self.writer.write_all(&self.out).await?;
+        let mut sent = 0;
+        // The whole batch counts, not what is left of it: the kernel's
+        // socket buffers hold a few MiB more, so a client that stopped
+        // reading has its last bytes stuck, not its first.
+        let over = self.out.len() > self.max_pending;
+        while sent < self.out.len() {
+            let rest = &self.out[sent..];
+            let n = if over {
+                match tokio::time::timeout(PENDING_REPLY_GRACE, self.writer.write(rest)).await {
+                    Ok(n) => n?,
+                    Err(_) => {
+                        return Err(ConnError::OutputLimit {
+                            pending: rest.len(),
+                            limit: self.max_pending,
+                            grace: PENDING_REPLY_GRACE,
+                        })
+                    }
+                }
+            } else {
+                self.writer.write(rest).await?
+            };
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+            sent += n;
+        }
         self.out.clear();
         if self.out.capacity() > KEEP_OUT {
             self.out = Vec::new();
@@ -109,7 +161,7 @@ impl Conn {
     }
 
     /// Encodes and sends one reply.
-    pub async fn send(&mut self, reply: Reply) -> Result<usize, std::io::Error> {
+    pub async fn send(&mut self, reply: Reply) -> Result<usize, ConnError> {
         let n = self.queue(reply);
         self.flush().await?;
         Ok(n)
@@ -126,11 +178,14 @@ pub async fn handle(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         shared.metrics.connections_total.inc();
         let cancel = info.cancel.clone();
         tokio::select! {
-            r = run(&shared, stream, id, info) => {
-                if let Err(e) = r {
-                    debug!(error = %e, "connection closed");
+            r = run(&shared, stream, id, info) => match r {
+                Err(e @ ConnError::OutputLimit { .. }) => {
+                    warn!(error = %e, "client disconnected");
+                    shared.metrics.output_limit_disconnects.inc();
                 }
-            }
+                Err(e) => debug!(error = %e, "connection closed"),
+                Ok(()) => {}
+            },
             // Admin drop or server shutdown: dropping `run` closes the socket
             // and cancels any wait in progress.
             _ = cancel.cancelled() => debug!("connection dropped"),
@@ -202,6 +257,7 @@ async fn run(
         buf,
         out: Vec::new(),
         info,
+        max_pending: settings.max_pending_reply_bytes,
     };
     // A CPython client writes its `#WELCOME#` and then its first request;
     // Nagle holds the request until the welcome is acknowledged, and a
@@ -280,10 +336,14 @@ fn decode_request(shared: &Shared, frame: &[u8]) -> Result<Request, Reply> {
 pub fn decode(shared: &Shared, frame: &[u8]) -> Result<Value, crate::pyexc::PyException> {
     pickle::decode(frame, &shared.settings.pickle).map_err(|e| {
         warn!(error = %e, "undecodable request");
-        crate::pyexc::PyException::msg(
-            crate::pyexc::ExcKind::UnpicklingError,
-            format!("mpcluster cannot decode this request: {e}"),
-        )
+        // A pickle whose shared references would expand past its budget
+        // is a request for more memory than it carries: the MemoryError
+        // CPython's server raises when it runs out.
+        let kind = match e {
+            pickle::PickleError::TooManyValues { .. } => crate::pyexc::ExcKind::MemoryError,
+            _ => crate::pyexc::ExcKind::UnpicklingError,
+        };
+        crate::pyexc::PyException::msg(kind, format!("mpcluster cannot decode this request: {e}"))
     })
 }
 

@@ -170,6 +170,12 @@ fn create(shared: &Shared, conn: ConnId, mut args: Args) -> Result<Value, PyExce
     } else {
         let kind = registry::lookup(&typeid)
             .ok_or_else(|| PyException::key_error(Value::from(typeid.as_str())))?;
+        // A new object stores its arguments: past `--max-memory`, refused
+        // (getting a named object above stores nothing and stays allowed).
+        if let Err(e) = shared.settings.max_memory.check() {
+            shared.metrics.memory_refusals.inc();
+            return Err(e);
+        }
         let Some(constructor) = kind.create else {
             // CPython wraps its single argument as is; we only make such
             // objects ourselves (dict iterators).

@@ -16,6 +16,7 @@ pub mod connection;
 pub mod control;
 pub mod events;
 pub mod fdlimit;
+pub mod memory;
 pub mod metrics;
 pub mod objects;
 pub mod proxyref;

@@ -6,6 +6,7 @@ use clap::Parser;
 use mpcluster_manager::admin::Admin;
 use mpcluster_manager::config::Config;
 use mpcluster_manager::fdlimit;
+use mpcluster_manager::memory::{self, CountingAlloc};
 use mpcluster_manager::server::Server;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -14,10 +15,14 @@ use tracing::{error, info, warn};
 /// Every request allocates a few short-lived values on one worker and may
 /// free them on another; glibc's malloc spent a sixth of the server's CPU
 /// on that (arena locks, consolidation) in the benchmark's profiles.
+///
+/// The counting wrapper keeps the total `--max-memory` is checked against
+/// (`memory.rs`): one relaxed atomic add per allocation.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: CountingAlloc<mimalloc::MiMalloc> = CountingAlloc(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
+    memory::installed();
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -253,6 +253,12 @@ fn prepare(
     {
         return match req.take_args() {
             Ok(mut args) => {
+                if crate::memory::stores_data(&entry.typeid, method) {
+                    if let Err(e) = shared.settings.max_memory.check() {
+                        shared.metrics.memory_refusals.inc();
+                        return Err((method, Reply::Error(e)));
+                    }
+                }
                 shared.adopt_proxies(&mut args);
                 Ok((entry, method, args))
             }

@@ -11,6 +11,7 @@ use crate::config::{toml_to_value, Config, ConfigError, FileConfig};
 use crate::connection;
 use crate::events::Events;
 use crate::fdlimit;
+use crate::memory;
 use crate::objects::CallCtx;
 use crate::registry;
 use crate::state::{Settings, Shared};
@@ -81,6 +82,13 @@ impl Server {
             },
             allow_remote_shutdown: config.allow_remote_shutdown,
             reap_orphans_after: config.reap_orphans_after,
+            max_pending_reply_bytes: usize::try_from(
+                config
+                    .max_pending_reply_bytes
+                    .resolve(memory::available_memory().unwrap_or(u64::MAX)),
+            )
+            .unwrap_or(usize::MAX),
+            max_memory: memory::resolve_limit(config.max_memory),
         };
         let events = Events::default();
         let mut shared = Shared::new(

@@ -23,6 +23,10 @@ pub struct Settings {
     pub auth_policy: AuthPolicy,
     pub allow_remote_shutdown: bool,
     pub reap_orphans_after: Option<Duration>,
+    /// Unsent reply bytes a client that reads nothing may leave.
+    pub max_pending_reply_bytes: usize,
+    /// `--max-memory`, resolved.
+    pub max_memory: crate::memory::MemoryLimit,
 }
 
 /// What connection tasks share.

@@ -72,6 +72,7 @@ impl From<view::ObjectInfo> for pb::ObjectInfo {
                 .collect(),
             orphan: o.orphan,
             named: o.named,
+            memory_bytes: o.memory_bytes,
         }
     }
 }
@@ -104,6 +105,9 @@ impl From<view::Stats> for pb::Stats {
             connections: s.connections,
             requests_total: s.requests_total,
             advertised: s.advertised,
+            memory_used_bytes: s.memory_used_bytes,
+            memory_limit_bytes: s.memory_limit_bytes,
+            memory_objects_bytes: s.memory_objects_bytes,
         }
     }
 }

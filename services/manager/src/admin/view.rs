@@ -65,6 +65,10 @@ pub struct ObjectInfo {
     pub orphan: bool,
     /// Declared in the config; never disposed.
     pub named: bool,
+    /// Bytes of the data it holds (lists, dicts, queues, ...; none for
+    /// locks and other kinds without data): a lower bound, without the
+    /// allocator's overhead.
+    pub memory_bytes: Option<u64>,
 }
 
 /// One object with a bounded preview of its contents.
@@ -113,6 +117,14 @@ pub struct Stats {
     pub requests_total: u64,
     /// `host:port` written into tokens.
     pub advertised: String,
+    /// Bytes the manager process has allocated now (what `--max-memory`
+    /// is checked against); absent when not counted.
+    pub memory_used_bytes: Option<u64>,
+    /// `--max-memory`, resolved; absent when unlimited.
+    pub memory_limit_bytes: Option<u64>,
+    /// Sum of the objects' `memory_bytes`: the part of the used memory
+    /// that is stored data.
+    pub memory_objects_bytes: u64,
 }
 
 /// What happened, as watchers see it.
@@ -240,6 +252,7 @@ impl AdminView {
                 .collect(),
             orphan,
             named: e.named,
+            memory_bytes: e.obj.mem_bytes().map(|n| n as u64),
         }
     }
 
@@ -355,6 +368,13 @@ impl AdminView {
             connections: self.shared.clients.len() as u64,
             requests_total: requests_total(&self.shared.metrics.render()),
             advertised: format!("{}:{}", self.shared.advertised.0, self.shared.advertised.1),
+            memory_used_bytes: crate::memory::allocated().map(|n| n as u64),
+            memory_limit_bytes: self.shared.settings.max_memory.bytes,
+            memory_objects_bytes: entries
+                .iter()
+                .filter_map(|e| e.obj.mem_bytes())
+                .map(|n| n as u64)
+                .sum(),
         }
     }
 
@@ -373,6 +393,12 @@ impl AdminView {
                 .get_or_create(&crate::metrics::TypeLabel { typeid })
                 .set(n);
         }
+        let m = &self.shared.metrics;
+        let gauge = |n: Option<u64>| n.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        m.memory_used
+            .set(gauge(crate::memory::allocated().map(|n| n as u64)));
+        m.memory_limit
+            .set(gauge(self.shared.settings.max_memory.bytes));
         self.shared.metrics.render()
     }
 

@@ -51,6 +51,12 @@ pub struct Metrics {
     pub auth_failures: Counter,
     pub waiting: Gauge,
     pub objects: Family<TypeLabel, Gauge>,
+    pub output_limit_disconnects: Counter,
+    /// Requests refused with `MemoryError` by `--max-memory`.
+    pub memory_refusals: Counter,
+    /// Set at scrape time from the counting allocator.
+    pub memory_used: Gauge,
+    pub memory_limit: Gauge,
 }
 
 impl Default for Metrics {
@@ -66,6 +72,10 @@ impl Default for Metrics {
         let auth_failures = Counter::default();
         let waiting = Gauge::default();
         let objects = Family::<TypeLabel, Gauge>::default();
+        let output_limit_disconnects = Counter::default();
+        let memory_refusals = Counter::default();
+        let memory_used = Gauge::default();
+        let memory_limit = Gauge::default();
         registry.register(
             "requests",
             "Requests answered, by method and reply kind (#RETURN, #ERROR, ...)",
@@ -99,6 +109,26 @@ impl Default for Metrics {
             waiting.clone(),
         );
         registry.register("objects", "Objects held, by typeid", objects.clone());
+        registry.register(
+            "output_limit_disconnects",
+            "Clients cut off for leaving more than --max-pending-reply-bytes unread",
+            output_limit_disconnects.clone(),
+        );
+        registry.register(
+            "memory_refusals",
+            "Calls refused with MemoryError because the manager used --max-memory",
+            memory_refusals.clone(),
+        );
+        registry.register(
+            "memory_used_bytes",
+            "Bytes the manager has allocated (what --max-memory is checked against)",
+            memory_used.clone(),
+        );
+        registry.register(
+            "memory_limit_bytes",
+            "--max-memory in bytes (0: no limit)",
+            memory_limit.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -110,6 +140,10 @@ impl Default for Metrics {
             auth_failures,
             waiting,
             objects,
+            output_limit_disconnects,
+            memory_refusals,
+            memory_used,
+            memory_limit,
         }
     }
 }

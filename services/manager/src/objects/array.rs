@@ -329,6 +329,10 @@ impl SharedObject for Array {
         Some(seq::lock(&self.items).len())
     }
 
+    fn mem_bytes(&self) -> Option<usize> {
+        Some(seq::lock(&self.items).data.capacity())
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

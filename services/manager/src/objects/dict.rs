@@ -287,6 +287,10 @@ impl SharedObject for DictObject {
         }
     }
 
+    fn mem_bytes(&self) -> Option<usize> {
+        Some(self.map().heap_bytes())
+    }
+
     fn len_hint(&self) -> Option<usize> {
         Some(self.map().len())
     }

@@ -293,6 +293,14 @@ impl SharedObject for List {
         }
     }
 
+    fn mem_bytes(&self) -> Option<usize> {
+        let items = self.items();
+        Some(mpcluster_wire::value::items_bytes(
+            items.iter(),
+            items.capacity(),
+        ))
+    }
+
     fn len_hint(&self) -> Option<usize> {
         Some(self.items().len())
     }

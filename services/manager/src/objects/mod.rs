@@ -145,6 +145,13 @@ pub trait SharedObject: Send + Sync + 'static {
         None
     }
 
+    /// Bytes of the data it holds (`Value::mem_bytes`), for kinds that
+    /// hold data; shown per object on the admin surface. A walk over the
+    /// contents, so it is computed on request, never on the data path.
+    fn mem_bytes(&self) -> Option<usize> {
+        None
+    }
+
     /// For kinds that need to find each other (a `Condition` over a `Lock`).
     fn as_any(&self) -> &dyn Any;
 }

@@ -138,6 +138,10 @@ impl SharedObject for Namespace {
         }
     }
 
+    fn mem_bytes(&self) -> Option<usize> {
+        Some(self.attrs().heap_bytes())
+    }
+
     fn len_hint(&self) -> Option<usize> {
         Some(self.attrs().len())
     }

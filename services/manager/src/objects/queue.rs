@@ -330,6 +330,14 @@ impl SharedObject for Queue {
         }
     }
 
+    fn mem_bytes(&self) -> Option<usize> {
+        let state = guard(&self.state);
+        Some(mpcluster_wire::value::items_bytes(
+            state.items.iter(),
+            state.items.capacity(),
+        ))
+    }
+
     fn len_hint(&self) -> Option<usize> {
         Some(guard(&self.state).items.len())
     }

@@ -351,6 +351,10 @@ impl SharedObject for SetObject {
         }
     }
 
+    fn mem_bytes(&self) -> Option<usize> {
+        Some(self.set().heap_bytes())
+    }
+
     fn len_hint(&self) -> Option<usize> {
         Some(self.set().len())
     }

@@ -84,6 +84,10 @@ impl SharedObject for ValueObject {
         proxyref::collect_ids(&seq::lock(&self.value), out);
     }
 
+    fn mem_bytes(&self) -> Option<usize> {
+        Some(seq::lock(&self.value).mem_bytes())
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

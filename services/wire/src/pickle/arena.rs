@@ -9,7 +9,8 @@
 //! shared nodes and cutting cycles into [`Value::BackRef`].
 //!
 //! [`Budget`] counts what the decoded value costs (nodes while parsing,
-//! values and copied bytes while converting) against `Limits::max_values`.
+//! values and copied bytes while converting) against the pickle's value
+//! budget (`Limits::value_budget`).
 
 use super::error::PickleError;
 use crate::Value;
@@ -173,6 +174,11 @@ impl Budget {
             return Err(PickleError::TooManyValues { limit: self.limit });
         }
         Ok(())
+    }
+
+    /// The whole budget, named in errors.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Units left before the limit.

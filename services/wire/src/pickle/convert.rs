@@ -48,7 +48,7 @@ pub(crate) fn to_value(
         .run(root);
     }
     let refs = count_refs(nodes, root);
-    estimate(nodes, &refs, root, budget.remaining(), limits.max_values)?;
+    estimate(nodes, &refs, root, budget.remaining(), budget.limit())?;
     Walk {
         on_path: vec![None; nodes.len()],
         nodes,

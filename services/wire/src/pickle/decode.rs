@@ -54,7 +54,7 @@ impl<'a> Machine<'a> {
             memo: Memo::default(),
             shared: false,
             proto: 0,
-            budget: Budget::new(limits.max_values),
+            budget: Budget::new(limits.value_budget(data.len())),
             at: 0,
             code: 0,
         }

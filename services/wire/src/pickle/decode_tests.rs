@@ -488,13 +488,20 @@ fn op_get(i: u32) -> u8 {
 #[test]
 fn shared_reference_bombs_are_refused_fast() {
     let t = Instant::now();
+    let budget = |b: &[u8]| Limits::default().value_budget(b.len());
+    let b60 = bomb(60);
     assert_eq!(
-        dec(&bomb(60)),
-        Err(PickleError::TooManyValues { limit: 10_000_000 })
+        dec(&b60),
+        Err(PickleError::TooManyValues {
+            limit: budget(&b60)
+        })
     );
+    let b300 = bomb(300);
     assert_eq!(
-        dec(&bomb(300)),
-        Err(PickleError::TooManyValues { limit: 10_000_000 })
+        dec(&b300),
+        Err(PickleError::TooManyValues {
+            limit: budget(&b300)
+        })
     );
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     // Small ones are fine and expand fully: 2**10 leaves.
@@ -510,6 +517,7 @@ fn shared_reference_bombs_are_refused_fast() {
     d.extend_from_slice(b"e.");
     let small = Limits {
         max_values: 1_000_000,
+        values_per_byte: usize::MAX,
         ..Limits::default()
     };
     assert_eq!(
@@ -520,6 +528,42 @@ fn shared_reference_bombs_are_refused_fast() {
         decode(&d, &Limits::default()).is_err(),
         "1000 copies of 1 MiB is 32M units"
     );
+}
+
+#[test]
+fn a_small_pickle_cannot_expand_past_its_size_bound() {
+    // `None` wrapped 22 times in `(x, x)` with DUP: 48 bytes, 2^22 leaves
+    // as a tree. CPython's unpickler shares the 22 tuples; a tree copy
+    // would cost hundreds of MB, so it is refused by the size bound long
+    // before `max_values`.
+    let mut d = b"\x80\x04N".to_vec();
+    for _ in 0..22 {
+        d.extend_from_slice(b"2\x86");
+    }
+    d.push(b'.');
+    let limit = Limits::default().value_budget(d.len());
+    assert!(limit < 100_000, "{limit}");
+    assert_eq!(dec(&d), Err(PickleError::TooManyValues { limit }));
+    // A few levels fit the budget and expand as before.
+    let mut d = b"\x80\x04N".to_vec();
+    for _ in 0..4 {
+        d.extend_from_slice(b"2\x86");
+    }
+    d.push(b'.');
+    assert!(dec(&d).is_ok());
+}
+
+#[test]
+fn a_pickle_without_shared_references_never_meets_the_size_bound() {
+    // One byte per value (`N`): the cheapest a tree can be on the wire.
+    let n = 2_000_000;
+    let mut d = b"\x80\x04](".to_vec();
+    d.extend(std::iter::repeat_n(b'N', n));
+    d.extend_from_slice(b"e.");
+    let Ok(Value::List(items)) = dec(&d) else {
+        panic!("refused")
+    };
+    assert_eq!(items.len(), n);
 }
 
 #[test]
@@ -551,6 +595,7 @@ fn check_round_trip(data: &[u8]) {
             max_depth: 2,
             max_values: 12,
             max_len: 3,
+            ..Limits::default()
         },
     );
     if let Ok(v) = decode(data, &limits) {
@@ -744,7 +789,7 @@ proptest! {
             None => prop_assert!(proto == 4 && has_bytearray(&v), "{:?} gave up", v),
         }
         check_paths_agree(&data, &Limits::default());
-        let tight = Limits { max_depth: depth, max_values: values, max_len: 4 };
+        let tight = Limits { max_depth: depth, max_values: values, max_len: 4, ..Limits::default() };
         check_paths_agree(&data, &tight);
         // Mutations: a byte changed, then the pickle cut short.
         let mut bad = data.clone();

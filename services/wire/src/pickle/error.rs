@@ -51,7 +51,8 @@ pub enum PickleError {
     #[error("pickle nests deeper than the limit of {limit}")]
     DepthExceeded { limit: usize },
     /// The decoded value (counting copies of shared references) is larger
-    /// than `Limits::max_values`.
+    /// than its budget (`Limits::value_budget`: `max_values`, and a bound
+    /// proportional to the pickle's size).
     #[error("pickle expands to more than the limit of {limit} values")]
     TooManyValues { limit: usize },
     /// A feature the server cannot honour without running code or state it

@@ -90,7 +90,7 @@ fn run(data: &[u8], limits: &Limits, stack: &mut Stack) -> Option<(Value, u8)> {
     let mut proto = 0;
     // Values made; the full machine charges each twice (parsed, converted).
     let mut made: usize = 0;
-    let budget = limits.max_values / 2;
+    let budget = limits.value_budget(data.len()) / 2;
     let max_height = MAX_HEIGHT.min(u16::try_from(limits.effective_depth()).unwrap_or(u16::MAX));
     loop {
         let code = r.u8().ok()?;

@@ -55,6 +55,15 @@ pub struct Limits {
     pub max_values: usize,
     /// Longest single `str`/`bytes`/`bytearray`/`int` payload, in bytes.
     pub max_len: usize,
+    /// Units of [`Limits::max_values`] each byte of the pickle may cost,
+    /// on top of [`Limits::values_free`]: what bounds a pickle's decoded
+    /// size by its own size. A pickle without shared references costs at
+    /// most 2 units per byte (every value takes at least one opcode byte
+    /// and costs one unit parsed and one produced), so only copies of
+    /// shared references (`DUP`, memo `GET`) can reach the bound.
+    pub values_per_byte: usize,
+    /// Units any pickle may cost whatever its size.
+    pub values_free: usize,
 }
 
 impl Default for Limits {
@@ -64,13 +73,36 @@ impl Default for Limits {
             max_values: 10_000_000,
             // The frame size limit bounds the data; no separate cap.
             max_len: usize::MAX,
+            values_per_byte: VALUES_PER_BYTE,
+            values_free: VALUES_FREE,
         }
     }
 }
 
+/// Default of [`Limits::values_per_byte`]: twice what a pickle of a tree
+/// costs, so a value may share as much as it holds once.
+pub const VALUES_PER_BYTE: usize = 4;
+
+/// Default of [`Limits::values_free`]: 2^16 values, a few MiB, for small
+/// pickles that share a lot (`[row] * 100` of a 1,000-item `row`).
+pub const VALUES_FREE: usize = 1 << 16;
+
 impl Limits {
     fn effective_depth(&self) -> usize {
         self.max_depth.min(MAX_DEPTH_CAP)
+    }
+
+    /// The value budget of one pickle of `len` bytes: proportional to its
+    /// size, and never above `max_values`. A value in the tree costs about
+    /// 32-48 bytes of memory, so a decoded pickle holds at most about
+    /// `48 * (values_per_byte * len + values_free)` bytes, whatever its
+    /// shared references: a 77-byte pickle cannot turn into hundreds of
+    /// megabytes.
+    pub fn value_budget(&self, len: usize) -> usize {
+        self.values_per_byte
+            .saturating_mul(len)
+            .saturating_add(self.values_free)
+            .min(self.max_values)
     }
 }
 
