@@ -7,10 +7,19 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `mpctl --version`: the crate version and the git commit it was built
+/// from (`build.rs`; `unknown` outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MPCLUSTER_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "mpctl",
-    version,
+    version = VERSION,
     about = "Inspect and manage a running mpcluster manager through its admin API",
     long_about = "Inspect and manage a running mpcluster manager through its admin HTTP API \
                   (objects, client connections, counters, live events).\n\n\

@@ -60,8 +60,15 @@ pub struct Config {
     )]
     pub max_pickle_values: usize,
 
-    /// Most connections served at once; more are closed at accept.
-    #[arg(long, env = "MPCLUSTER_MAX_CONNECTIONS", default_value_t = 20_000)]
+    /// Most connections served at once; more are closed at accept. The
+    /// default is what the host's hard open-file limit leaves room for
+    /// (beside --admin-max-connections' default), so it never outgrows the
+    /// host; a larger value is warned about at start.
+    #[arg(
+        long,
+        env = "MPCLUSTER_MAX_CONNECTIONS",
+        default_value_t = crate::fdlimit::default_max_connections()
+    )]
     pub max_connections: usize,
 
     /// Most objects held at once; `create` beyond it fails.

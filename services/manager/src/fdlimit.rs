@@ -8,6 +8,10 @@
 //! past about a thousand clients. So the server raises its soft limit as
 //! far as the hard limit allows (as Go's runtime and Redis do), and says
 //! so, or says plainly how many connections it can really hold.
+//!
+//! `--max-connections` defaults to what the hard limit leaves room for
+//! ([`default_max_connections`]), so a default start fits any host and
+//! only a cap the operator set above the host's limit draws a warning.
 
 use std::io;
 use std::net::SocketAddr;
@@ -28,12 +32,43 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 /// measured at rest).
 pub const SPARE: u64 = 32;
 
-/// What the limit was, is now, and would need to be.
+/// `--admin-max-connections`' default, which the default data cap leaves
+/// room for.
+pub const DEFAULT_ADMIN_CONNECTIONS: u64 = 256;
+
+/// The highest default cap, for a host whose hard limit is unlimited or
+/// huge: Linux's default `fs.nr_open`, the most descriptors a process may
+/// have unless the administrator raised it.
+pub const DEFAULT_CAP: u64 = 1 << 20;
+
+/// The default `--max-connections`: every descriptor the host's hard
+/// open-file limit allows, less [`SPARE`] and the admin port's default
+/// cap (on a host too small for both, half of what is left). Read once
+/// when the flags are parsed; 1,024 is assumed if the limit cannot be read.
+pub fn default_max_connections() -> usize {
+    let hard = rlimit::Resource::NOFILE
+        .get()
+        .map_or(1024, |(_, hard)| hard);
+    default_for_hard_limit(hard)
+}
+
+/// [`default_max_connections`] for a given hard limit.
+pub fn default_for_hard_limit(hard: u64) -> usize {
+    let room = hard.min(DEFAULT_CAP).saturating_sub(SPARE);
+    let conns = room
+        .saturating_sub(DEFAULT_ADMIN_CONNECTIONS)
+        .max(room / 2)
+        .max(1);
+    usize::try_from(conns).unwrap_or(usize::MAX)
+}
+
+/// What the limit was, is now, and would need to be, and the hard limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FdLimit {
     pub before: u64,
     pub now: u64,
     pub needed: u64,
+    pub hard: u64,
 }
 
 impl FdLimit {
@@ -59,12 +94,13 @@ pub fn needed(max_connections: usize, admin_max_connections: usize) -> u64 {
 /// Raises the soft `RLIMIT_NOFILE` towards `needed` (never above the hard
 /// limit, never lowering it).
 pub fn raise(needed: u64) -> io::Result<FdLimit> {
-    let (before, _hard) = rlimit::Resource::NOFILE.get()?;
+    let (before, hard) = rlimit::Resource::NOFILE.get()?;
     let now = rlimit::increase_nofile_limit(needed)?.max(before);
     Ok(FdLimit {
         before,
         now,
         needed,
+        hard,
     })
 }
 
@@ -227,6 +263,7 @@ mod tests {
             before: 1024,
             now: 20_000,
             needed: 20_320,
+            hard: 20_000,
         };
         assert!(!short.enough());
         assert_eq!(short.connections(), 20_000 - SPARE);
@@ -235,6 +272,28 @@ mod tests {
             ..short
         };
         assert!(fine.enough());
+    }
+
+    /// The default fills the hard limit exactly: its data and admin caps
+    /// plus the spare descriptors need no more than the host allows (the
+    /// common hard limit of 20,000 gave a warning on every start when the
+    /// default was a fixed 20,000).
+    #[test]
+    fn the_default_cap_fits_the_hard_limit() {
+        for hard in [20_000, 1_024, 4_096, 65_536, 524_288, 1 << 20] {
+            let conns = default_for_hard_limit(hard);
+            let need = needed(conns, DEFAULT_ADMIN_CONNECTIONS as usize);
+            assert_eq!(need, hard, "hard {hard}: {conns} connections");
+        }
+        assert_eq!(default_for_hard_limit(20_000), 19_712);
+        // Unlimited (RLIM_INFINITY) or above Linux's nr_open: capped.
+        assert_eq!(default_for_hard_limit(u64::MAX), (1 << 20) - 32 - 256);
+        // A host too small for both caps keeps half for clients.
+        assert_eq!(default_for_hard_limit(288), 128);
+        assert_eq!(default_for_hard_limit(64), 16);
+        assert_eq!(default_for_hard_limit(0), 1);
+        let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
+        assert_eq!(default_max_connections(), default_for_hard_limit(hard));
     }
 
     /// Runs in the test process: the soft limit only ever goes up, and

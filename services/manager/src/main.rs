@@ -2,7 +2,7 @@
 //! starts the server and its admin surface and stops both on Ctrl-C or
 //! SIGTERM.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use mpcluster_manager::admin::Admin;
 use mpcluster_manager::config::Config;
 use mpcluster_manager::fdlimit;
@@ -23,7 +23,7 @@ static GLOBAL: CountingAlloc<mimalloc::MiMalloc> = CountingAlloc(mimalloc::MiMal
 
 fn main() -> ExitCode {
     memory::installed();
-    let config = Config::parse();
+    let config = parse_config();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log)
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        info!(workers, "serving threads");
+        info!(workers, version = VERSION, "serving threads");
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let admin = admin.map(|a| tokio::spawn(a.run()));
         // The accept loop runs on a runtime worker, not on this thread, so
@@ -104,9 +104,27 @@ fn default_workers() -> usize {
         .max(1)
 }
 
+/// `--version`: the crate version and the git commit it was built from
+/// (`build.rs`; `unknown` outside a git checkout).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MPCLUSTER_GIT_COMMIT"),
+    ")"
+);
+
+/// The flags, with [`VERSION`] for `--version` (clap's own would name the
+/// crate version only).
+fn parse_config() -> Config {
+    let matches = Config::command().version(VERSION).get_matches();
+    Config::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Raises the open-file limit to what `--max-connections` and
 /// `--admin-max-connections` need, as far as the hard limit allows, and
-/// warns when that is not enough (`fdlimit.rs`).
+/// says what the server can hold (`fdlimit.rs`). The default caps fit the
+/// hard limit by construction; only caps the operator raised past it draw
+/// a warning.
 fn raise_fd_limit(config: &Config) {
     let admin = if config.no_admin {
         0
@@ -114,29 +132,49 @@ fn raise_fd_limit(config: &Config) {
         config.admin_max_connections as usize
     };
     let needed = fdlimit::needed(config.max_connections, admin);
-    match fdlimit::raise(needed) {
-        Ok(limit) => {
-            if limit.now > limit.before {
-                info!(
-                    from = limit.before,
-                    to = limit.now,
-                    "open-file limit raised"
-                );
-            }
-            if !limit.enough() {
-                warn!(
-                    limit = limit.now,
-                    needed,
-                    "the open-file limit leaves room for about {} connections, fewer than \
-                     --max-connections {}: connections past it fail at accept; raise the \
-                     hard limit (ulimit -Hn, docker's --ulimit nofile=N) or lower \
-                     --max-connections",
-                    limit.connections(),
-                    config.max_connections,
-                );
-            }
+    let limit = match fdlimit::raise(needed) {
+        Ok(limit) => limit,
+        Err(e) => {
+            warn!(error = %e, "cannot read or raise the open-file limit");
+            return;
         }
-        Err(e) => warn!(error = %e, "cannot read or raise the open-file limit"),
+    };
+    if limit.now > limit.before {
+        info!(
+            from = limit.before,
+            to = limit.now,
+            "open-file limit raised"
+        );
+    }
+    info!(
+        max_connections = config.max_connections,
+        admin_max_connections = admin,
+        hard_limit = limit.hard,
+        "connection caps (the --max-connections default follows the hard open-file limit)"
+    );
+    if limit.enough() {
+        return;
+    }
+    let asked = config.max_connections != fdlimit::default_max_connections()
+        || admin as u64 > fdlimit::DEFAULT_ADMIN_CONNECTIONS;
+    let room = limit.connections();
+    if asked {
+        warn!(
+            limit = limit.now,
+            needed,
+            "the open-file limit leaves room for about {room} connections, fewer than \
+             --max-connections {} and --admin-max-connections {admin} ask for: connections \
+             past it fail at accept; raise the hard limit (ulimit -Hn, docker's --ulimit \
+             nofile=N) or lower the caps",
+            config.max_connections,
+        );
+    } else {
+        // Only a host whose hard limit cannot even hold the default admin
+        // cap gets here: the defaults are the best it allows.
+        info!(
+            limit = limit.now,
+            "the open-file limit leaves room for about {room} connections in all"
+        );
     }
 }
 
