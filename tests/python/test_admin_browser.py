@@ -18,6 +18,7 @@ from _browser import (
     admin_address,
     chromium,
     png_pixels,
+    request,
     require_browser,
     start_with_admin,
 )
@@ -27,7 +28,7 @@ from _browser import (
 def page(manager_factory):
     """(browser, admin address, SyncManager client, proxies it created)."""
     browser = require_browser()
-    m = start_with_admin(manager_factory)
+    m = start_with_admin(manager_factory, config='[objects]\nget_jobs = { kind = "Queue" }\n')
     multiprocessing.current_process().authkey = m.authkey
     client = SyncManager(address=m.address, authkey=m.authkey)
     client.connect()
@@ -53,15 +54,50 @@ def test_page_lists_objects_and_connections(page):
     for typeid, proxy in proxies.items():
         row = objects.get(proxy._token.id)
         assert row is not None, f"{typeid} {proxy._token.id} missing from the page:\n{dom}"
-        # id, typeid, type, refcount, size, last used, orphan
+        # id, typeid, type, refcount, size, last used, named, orphan
         assert row[1] == typeid and row[3] == "1", row
+        assert row[6:] == ["no", "no"], row
     assert objects[proxies["list"]._token.id][4] == "4"
     assert objects[proxies["Queue"]._token.id][4] == "2"
+    named = [r for r in objects.values() if r[1] == "get_jobs"]
+    assert len(named) == 1 and named[0][6:] == ["yes", "no"], named
     conns = rows(dom, "connections")
     assert any(r[2] == "MainProcess" for r in conns), conns
     assert re.search(r'id="status" class="status ok">updated', dom), "the refresh did not succeed"
-    # The token left the address bar and never reached the DOM.
+    # The token left the address bar and never reached the DOM; once
+    # connected, the sign-in form is hidden.
     assert TOKEN not in dom
+    assert re.search(r'<form id="login"[^>]*\shidden', dom), login_form(dom)
+
+
+def login_form(dom):
+    m = re.search(r'<form id="login".*?</form>', dom, re.S)
+    return m.group(0) if m else dom[:2000]
+
+
+def header_cells(dom, table):
+    head = re.search(rf'<table id="{table}">\s*<thead>(.*?)</thead>', dom, re.S)
+    assert head, dom[:3000]
+    return re.findall(r"<th([^>]*)>(.*?)</th>", head.group(1))
+
+
+def test_numeric_columns_are_right_aligned_headers_included(page):
+    browser, addr, client, proxies = page
+    dom = chromium(browser, f"http://{addr}/#token={TOKEN}", "--dump-dom")
+    numeric = {"objects": {"refcount", "size"}, "connections": {"id", "requests", "in", "out"}}
+    for table, names in numeric.items():
+        cells = header_cells(dom, table)
+        aligned = {name for attrs, name in cells if 'class="num"' in attrs}
+        assert aligned == names, (table, cells)
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", dom.split(f'<table id="{table}">')[1].split("</table>")[0]):
+            tds = re.findall(r"<td([^>]*)>", row)
+            if tds:
+                heads = [name for _, name in cells]
+                body_num = {heads[i] for i, attrs in enumerate(tds) if 'class="num"' in attrs}
+                assert body_num == names, (table, row)
+    css = request(addr, "/assets/style.css", token=None).body
+    rule = re.search(r"([^{}]*)\{[^}]*text-align:\s*right", css)
+    assert rule and "th.num" in rule.group(1) and "td.num" in rule.group(1), css
 
 
 def test_detail_view_shows_the_preview_as_text(page):
@@ -81,6 +117,8 @@ def test_wrong_token_shows_no_data(page):
     assert "wrong token" in dom
     assert proxies["list"]._token.id not in dom
     assert rows(dom, "objects") == []
+    # The sign-in form stays visible, so the right token can be entered.
+    assert not re.search(r'<form id="login"[^>]*\shidden', dom), login_form(dom)
 
 
 def test_screenshot_looks_like_a_page(page, tmp_path):

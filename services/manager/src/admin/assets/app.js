@@ -60,6 +60,15 @@ function setStatus(text, ok) {
   el.className = "status " + (ok ? "ok" : "bad");
 }
 
+// The token form is for signing in: once a refresh succeeds it is cleared
+// (the token stays in sessionStorage only) and hidden; a wrong or expired
+// token shows it again.
+function showLogin(visible) {
+  const form = document.getElementById("login");
+  form.hidden = !visible;
+  if (!visible) document.getElementById("token").value = "";
+}
+
 function renderObjects(objects) {
   const body = document.querySelector("#objects tbody");
   body.replaceChildren();
@@ -73,7 +82,8 @@ function renderObjects(objects) {
     cell(tr, o.refcount, "num");
     cell(tr, o.size === null ? "" : o.size, "num");
     cell(tr, ago(o.last_used_seconds_ago));
-    cell(tr, o.orphan ? "orphan" : "");
+    cell(tr, o.named ? "yes" : "no");
+    cell(tr, o.orphan ? "yes" : "no");
     tr.addEventListener("click", () => { selected = o.id; refreshDetail(); });
     body.appendChild(tr);
   }
@@ -129,7 +139,7 @@ async function refreshDetail() {
 }
 
 async function refresh() {
-  if (!token) { setStatus("enter the admin token", false); return; }
+  if (!token) { showLogin(true); setStatus("enter the admin token", false); return; }
   try {
     const [stats, objects, conns] = await Promise.all([
       api("/stats"), api("/objects"), api("/connections"),
@@ -144,7 +154,9 @@ async function refresh() {
     renderConnections(conns);
     await refreshDetail();
     setStatus("updated " + new Date().toLocaleTimeString(), true);
+    showLogin(false);
   } catch (e) {
+    if (e.status === 401) showLogin(true);
     setStatus(e.status === 401 ? "wrong token" : "error: " + e.message, false);
   }
 }
