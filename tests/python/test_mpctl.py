@@ -307,3 +307,32 @@ def test_named_queue_shows_its_depth(admin):
     row = next(r for r in table(mpctl(addr, "objects").stdout) if r["TYPEID"] == "get_queue")
     assert row["SIZE"] == "2"
     assert row["FLAGS"] == "named"
+
+
+def test_health_wait_polls_until_the_manager_serves(manager_factory):
+    """``mpctl health --wait`` (what the README runs right after starting a
+    container) keeps asking while nothing listens yet, succeeds once the
+    manager is up, and gives up with exit 1 after the wait."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    started = time.monotonic()
+    r = mpctl(f"127.0.0.1:{port}", "health", "--wait", "1s", token=None, check=False)
+    assert r.returncode == 1 and time.monotonic() - started >= 1.0, r
+    waiting = subprocess.Popen(
+        [str(cargo_bin("mpctl")), "--admin", f"http://127.0.0.1:{port}", "health", "--wait", "20s"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        time.sleep(0.5)  # it is polling a port where nothing listens
+        assert waiting.poll() is None
+        manager_factory(env={"MPCLUSTER_ADMIN_BIND": f"127.0.0.1:{port}"})
+        assert waiting.wait(20) == 0
+        assert waiting.stdout.read() == "ready\n"
+    finally:
+        waiting.kill()

@@ -105,14 +105,19 @@ pub enum Command {
     },
     /// Exit 0 when the manager is serving, 1 otherwise (no token needed;
     /// the container image's health check).
-    Health,
+    Health {
+        /// Keep asking until the manager serves or this long has passed
+        /// (e.g. `30s`), for scripts that start one and go on at once.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        wait: Option<Duration>,
+    },
 }
 
 impl Command {
     /// Whether the command's endpoint is behind the admin token
     /// (`/readyz` is open so probes need no secret).
     pub fn needs_token(&self) -> bool {
-        !matches!(self, Command::Health)
+        !matches!(self, Command::Health { .. })
     }
 }
 
@@ -159,7 +164,7 @@ mod tests {
 
     #[test]
     fn only_health_is_open() {
-        assert!(!Command::Health.needs_token());
+        assert!(!Command::Health { wait: None }.needs_token());
         assert!(Command::Stats.needs_token());
         assert!(Command::Watch { count: None }.needs_token());
     }

@@ -59,7 +59,7 @@ pub fn run(
             let c = client.delete(&format!("/api/v1/connections/{id}"))?;
             show(out, json, &c, render::dropped)
         }
-        Command::Health => health(client, json, out),
+        Command::Health { wait } => health(client, *wait, json, out),
         Command::Watch { count } => watch(client, *count, json, out),
     }
 }
@@ -100,15 +100,33 @@ fn emit_json(out: &mut dyn Write, v: &Value) -> Result<(), CtlError> {
 }
 
 /// `/readyz`: 200 while the manager serves, 503 once it began stopping.
-fn health(client: &AdminClient, json: bool, out: &mut dyn Write) -> Result<(), CtlError> {
-    let (status, body) = client.get_text("/readyz")?;
-    let body = body.trim().to_string();
-    if status != 200 {
-        return Err(CtlError::Api {
-            status,
-            message: format!("the manager is not ready: {body}"),
+/// `/readyz`, asked again every quarter second while it fails (refused,
+/// or not ready yet) until `wait` has passed.
+fn health(
+    client: &AdminClient,
+    wait: Option<std::time::Duration>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CtlError> {
+    let deadline = std::time::Instant::now() + wait.unwrap_or_default();
+    let (status, body) = loop {
+        let answer = client.get_text("/readyz").and_then(|(status, body)| {
+            let body = body.trim().to_string();
+            if status == 200 {
+                Ok((status, body))
+            } else {
+                Err(CtlError::Api {
+                    status,
+                    message: format!("the manager is not ready: {body}"),
+                })
+            }
         });
-    }
+        match answer {
+            Ok(ready) => break ready,
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+        }
+    };
     if json {
         emit_json(out, &serde_json::json!({ "ready": true, "status": status }))
     } else {
