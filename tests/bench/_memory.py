@@ -11,6 +11,11 @@ is in place, the growth per item and the server CPU time spent:
   each.
 * ``dict entries``: one shared dict filled with ``--objects`` small entries
   (``'k<n>' -> n``) by an unmodified ``DictProxy.update`` in batches.
+* ``list of small ints`` / ``list of Nones`` / ``list of 10-char strs``:
+  one shared list filled with ``--objects`` items by ``ListProxy.extend``
+  in batches: ints ``n % 256`` (CPython shares its cached small ints, so
+  each item is one 8-byte pointer there), ``None``, and distinct strings
+  ``'%010d' % n``.
 * ``manager objects``: ``--objects`` ``Value('i', n)`` objects created by
   ``create`` control connections and held by the server (refcount 1, no
   proxy). Slow by nature (one connection and handshake per object);
@@ -104,6 +109,29 @@ def dict_entries(server, count):
     return held, rss, "one DictProxy, str keys, int values"
 
 
+def _list_of(make, note):
+    def measure(server, count):
+        multiprocessing.current_process().authkey = server.authkey
+        m = SyncManager(address=server.address, authkey=server.authkey)
+        m.connect()
+        lst = m.list()
+        batch = 10_000
+        for first in range(0, count, batch):
+            lst.extend([make(i) for i in range(first, min(count, first + batch))])
+        held = len(lst)
+        time.sleep(SETTLE)
+        rss = server.rss_kib()
+        del lst
+        return held, rss, note
+
+    return measure
+
+
+list_small_ints = _list_of(lambda i: i % 256, "one ListProxy, ints 0-255")
+list_nones = _list_of(lambda i: None, "one ListProxy, None")
+list_strs = _list_of(lambda i: "%010d" % i, "one ListProxy, distinct 10-char strs")
+
+
 def manager_objects(server, count):
     if server.name == "cpython":
         count = min(count, CPYTHON_MAX_OBJECTS)
@@ -125,6 +153,9 @@ def manager_objects(server, count):
 MEASURES = [
     ("idle connections", "connections", idle_connections),
     ("dict entries", "objects", dict_entries),
+    ("list of small ints", "objects", list_small_ints),
+    ("list of Nones", "objects", list_nones),
+    ("list of 10-char strs", "objects", list_strs),
     ("manager objects", "objects", manager_objects),
 ]
 
@@ -138,7 +169,10 @@ def run(opts, authkey):
     print(f"# {_servers.machine()}")
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; command: bench.py {' '.join(sys.argv[1:])}")
     with tempfile.TemporaryDirectory(prefix="mpcluster-bench-mem-") as tmp:
+        wanted = getattr(opts, "memory_measures", None)
         for title, knob, measure in MEASURES:
+            if wanted and not any(w.strip() and w.strip() in title for w in wanted.split(",")):
+                continue
             for name in servers:
                 if name == "ours":
                     server = _servers.start_ours(opts.binary, authkey, tmp)

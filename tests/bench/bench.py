@@ -99,6 +99,11 @@ def parse_args(argv):
     p.add_argument(
         "--memory-servers", default="ours,cpython", help="memory mode: comma-separated servers to measure"
     )
+    p.add_argument(
+        "--memory-measures",
+        default="",
+        help="memory mode: comma-separated parts of measure titles to run (default: all)",
+    )
     opts = p.parse_args(argv)
     if opts.rounds is None:
         opts.rounds = 1 if opts.quick else 3

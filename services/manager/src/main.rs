@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         };
         info!(workers, version = VERSION, "serving threads");
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        tokio::spawn(memory::give_back_freed(shutdown.clone()));
         let admin = admin.map(|a| tokio::spawn(a.run()));
         // The accept loop runs on a runtime worker, not on this thread, so
         // handing a new socket to its task needs no cross-thread wake-up.

@@ -101,6 +101,29 @@ pub fn stores_data(typeid: &str, method: &str) -> bool {
     )
 }
 
+/// How often freed memory is handed back to the system.
+const GIVE_BACK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Hands memory the program freed back to the system, once a second,
+/// until `stop`. mimalloc (the global allocator, `main.rs`) delays giving
+/// back freed pages so that a busy server reuses them, and does the
+/// delayed work only when it allocates again: a manager that filled a
+/// list and went idle kept twice the list's size resident (88 bytes per
+/// item of a 1,000,000-`None` list, 41 allocated; 40 after this).
+pub async fn give_back_freed(stop: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(GIVE_BACK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        // SAFETY: `mi_collect` only walks mimalloc's own structures; it is
+        // safe to call from any thread at any time.
+        unsafe { libmimalloc_sys::mi_collect(false) };
+    }
+}
+
 /// The configured limit, resolved to bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryLimit {
