@@ -23,6 +23,7 @@ static GLOBAL: CountingAlloc<mimalloc::MiMalloc> = CountingAlloc(mimalloc::MiMal
 
 fn main() -> ExitCode {
     memory::installed();
+    memory::configure_allocator();
     let config = parse_config();
     tracing_subscriber::fmt()
         .with_env_filter(

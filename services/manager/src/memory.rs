@@ -101,6 +101,41 @@ pub fn stores_data(typeid: &str, method: &str) -> bool {
     )
 }
 
+/// The environment variable that turns mimalloc's eager arena commit off.
+const EAGER_COMMIT_ENV: &str = "MIMALLOC_ARENA_EAGER_COMMIT";
+
+/// Sets the allocator up to give memory back: arenas committed as they
+/// are used rather than up front. mimalloc reads this option once, when it
+/// starts (before `main`), so when the variable is unset the process
+/// starts itself again with it set to 0 (an `exec`: same pid, same
+/// arguments, nothing running yet). Measured with a manager holding a list
+/// of 1,000,000 `None`s (8.5 MB allocated): 16 MB resident with eager
+/// commit, 11 MB without; an operator's own setting of the variable is
+/// kept.
+pub fn configure_allocator() {
+    if std::env::var_os(EAGER_COMMIT_ENV).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let argv0 = args.next();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args).env(EAGER_COMMIT_ENV, "0");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        if let Some(a) = argv0 {
+            cmd.arg0(a);
+        }
+        // Returns only on failure, and then the process goes on as is.
+        let _ = cmd.exec();
+    }
+    #[cfg(not(unix))]
+    let _ = (cmd, argv0);
+}
+
 /// How often freed memory is handed back to the system.
 const GIVE_BACK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -109,7 +144,10 @@ const GIVE_BACK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// back freed pages so that a busy server reuses them, and does the
 /// delayed work only when it allocates again: a manager that filled a
 /// list and went idle kept twice the list's size resident (88 bytes per
-/// item of a 1,000,000-`None` list, 41 allocated; 40 after this).
+/// item of a 1,000,000-`None` list, 41 allocated, before lists were
+/// packed). A forced collection also returns what the serving thread
+/// keeps cached (packed list of 1,000,000 `None`s: 11.1 bytes an item
+/// resident with a plain one, 9.8 forced).
 pub async fn give_back_freed(stop: tokio_util::sync::CancellationToken) {
     let mut tick = tokio::time::interval(GIVE_BACK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -120,7 +158,7 @@ pub async fn give_back_freed(stop: tokio_util::sync::CancellationToken) {
         }
         // SAFETY: `mi_collect` only walks mimalloc's own structures; it is
         // safe to call from any thread at any time.
-        unsafe { libmimalloc_sys::mi_collect(false) };
+        unsafe { libmimalloc_sys::mi_collect(true) };
     }
 }
 

@@ -43,12 +43,15 @@ pub const EXPOSED: &[&str] = &[
     "sort",
 ];
 
+mod items;
 mod sort;
 mod subscript;
 
+use items::Items;
+
 /// The shared list.
 pub struct List {
-    items: Mutex<Vec<Value>>,
+    items: Mutex<Items>,
 }
 
 /// `list(iterable=())`.
@@ -67,11 +70,11 @@ pub fn create(ctx: &CallCtx<'_>, args: Args) -> Result<Arc<dyn SharedObject>, Py
 impl List {
     pub fn new(items: Vec<Value>) -> Self {
         List {
-            items: Mutex::new(items),
+            items: Mutex::new(Items::new(items)),
         }
     }
 
-    fn items(&self) -> std::sync::MutexGuard<'_, Vec<Value>> {
+    fn items(&self) -> std::sync::MutexGuard<'_, Items> {
         seq::lock(&self.items)
     }
 }
@@ -98,7 +101,8 @@ impl List {
         } else {
             i.min(len)
         };
-        items.insert(p as usize, v);
+        items.values().insert(p as usize, v);
+        items.settle();
         Ok(())
     }
 
@@ -130,6 +134,7 @@ impl List {
         let stop = bound(args.get(2), i64::MAX)?;
         let x = args.first().unwrap_or(&Value::None);
         let items = self.items();
+        let items = items.view();
         let len = items.len() as i64;
         let adjust = |b: i64| {
             if b < 0 {
@@ -191,12 +196,12 @@ impl SharedObject for List {
                 .map(|_| Value::Int(self.items().len() as i64)),
             "__contains__" => Conv::Slot("__contains__", 1)
                 .one(args)
-                .map(|x| Value::Bool(self.items().iter().any(|v| v == &x))),
+                .map(|x| Value::Bool(self.items().iter().any(|v| *v == x))),
             "__add__" => Conv::Slot("__add__", 1)
                 .one(args)
                 .and_then(|other| match other {
                     Value::List(more) => {
-                        let mut out = self.items().clone();
+                        let mut out = self.items().to_vec();
                         out.extend(more);
                         Ok(Value::List(out))
                     }
@@ -213,16 +218,17 @@ impl SharedObject for List {
                 };
                 Conv::Unpack(name, 1)
                     .one(args)
-                    .and_then(|n| List::repeated(&self.items(), &n).map(Value::List))
+                    .and_then(|n| List::repeated(&self.items().view(), &n).map(Value::List))
             }
             "__imul__" => Conv::Unpack("__imul__", 1).one(args).and_then(|n| {
                 let mut items = self.items();
-                *items = List::repeated(&items, &n)?;
-                Ok(Value::List(items.clone()))
+                let repeated = List::repeated(&items.view(), &n)?;
+                *items = Items::new(repeated);
+                Ok(Value::List(items.to_vec()))
             }),
             "__reversed__" => Conv::NoArgs("list.__reversed__")
                 .none(args)
-                .map(|_| List::reversed_value(&self.items())),
+                .map(|_| List::reversed_value(&self.items().view())),
             "append" => none(
                 Conv::One("list.append")
                     .one(args)
@@ -245,7 +251,7 @@ impl SharedObject for List {
                 let mut items = self.items();
                 let p = items
                     .iter()
-                    .position(|v| v == &x)
+                    .position(|v| *v == x)
                     .ok_or_else(|| PyException::value_error("list.remove(x): x not in list"))?;
                 items.remove(p);
                 Ok(())
@@ -255,7 +261,7 @@ impl SharedObject for List {
                 .and_then(|a| self.index(&a)),
             "count" => Conv::One("list.count")
                 .one(args)
-                .map(|x| Value::Int(self.items().iter().filter(|v| *v == &x).count() as i64)),
+                .map(|x| Value::Int(self.items().iter().filter(|v| **v == x).count() as i64)),
             "reverse" => none(
                 Conv::NoArgs("list.reverse")
                     .none(args)
@@ -269,7 +275,7 @@ impl SharedObject for List {
             ),
             "copy" => Conv::NoArgs("list.copy")
                 .none(args)
-                .map(|_| Value::List(self.items().clone())),
+                .map(|_| Value::List(self.items().to_vec())),
             other => Err(PyException::attribute_error(format!(
                 "'list' object has no attribute '{other}'"
             ))),
@@ -279,26 +285,25 @@ impl SharedObject for List {
 
     fn repr(&self) -> String {
         let items = self.items();
-        let parts: Vec<String> = items.iter().map(Value::repr).collect();
+        let parts: Vec<String> = items.iter().map(|v| v.repr()).collect();
         format!("[{}]", parts.join(", "))
     }
 
     fn get_value(&self) -> Result<Value, String> {
-        Ok(Value::List(self.items().clone()))
+        Ok(Value::List(self.items().to_vec()))
     }
 
     fn refs(&self, out: &mut Vec<String>) {
-        for v in self.items().iter() {
-            proxyref::collect_ids(v, out);
+        if let Items::Values(items) = &*self.items() {
+            // Packed items are never proxies.
+            for v in items {
+                proxyref::collect_ids(v, out);
+            }
         }
     }
 
     fn mem_bytes(&self) -> Option<usize> {
-        let items = self.items();
-        Some(mpcluster_wire::value::items_bytes(
-            items.iter(),
-            items.capacity(),
-        ))
+        Some(self.items().mem_bytes())
     }
 
     fn len_hint(&self) -> Option<usize> {

@@ -38,12 +38,15 @@ impl List {
                 }
             }
         }
-        let mut items = self.items();
-        match key {
-            Value::None => py_sort(&mut items, reverse)?,
-            key => py_sort_by_key(&mut items, &key, reverse).map_err(key_error)?,
-        }
-        Ok(())
+        let mut guard = self.items();
+        let items = guard.values();
+        let sorted = match key {
+            Value::None => py_sort(items, reverse).map_err(PyException::from),
+            key => py_sort_by_key(items, &key, reverse).map_err(key_error),
+        };
+        // A failed sort leaves the list where it stopped, packed or not.
+        guard.settle();
+        sorted.map(|_| ())
     }
 }
 

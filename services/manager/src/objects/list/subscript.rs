@@ -29,15 +29,13 @@ impl List {
         let items = self.items();
         match seq::subscript(key).ok_or_else(|| bad_index(key))? {
             Subscript::Index(Int::Fits(i)) => seq::position(i, items.len())
-                .and_then(|p| items.get(p).cloned())
+                .and_then(|p| items.get(p))
                 .ok_or_else(index_error),
             Subscript::Index(Int::Huge(_)) => Err(seq::index_overflow()),
             Subscript::Slice(parts) => {
                 let s = seq::resolve_slice(parts, items.len())?;
                 Ok(Value::List(
-                    s.positions()
-                        .filter_map(|p| items.get(p).cloned())
-                        .collect(),
+                    s.positions().filter_map(|p| items.get(p)).collect(),
                 ))
             }
         }
@@ -53,9 +51,7 @@ impl List {
             Subscript::Index(Int::Fits(i)) => {
                 let mut items = self.items();
                 let p = seq::position(i, items.len()).ok_or_else(assign_index_error)?;
-                if let Some(slot) = items.get_mut(p) {
-                    *slot = value;
-                }
+                items.set(p, value);
                 Ok(())
             }
             Subscript::Index(Int::Huge(_)) => Err(seq::index_overflow()),
@@ -71,10 +67,12 @@ impl List {
                         "must assign iterable to extended slice"
                     })
                 })?;
-                let mut items = self.items();
-                let s = seq::resolve_slice(parts, items.len())?;
+                let mut guard = self.items();
+                let s = seq::resolve_slice(parts, guard.len())?;
+                let items = guard.values();
                 if s.step == 1 {
                     items.splice(s.range(), new);
+                    guard.settle();
                     return Ok(());
                 }
                 if new.len() != s.len {
@@ -89,22 +87,24 @@ impl List {
                         *slot = v;
                     }
                 }
+                guard.settle();
                 Ok(())
             }
         }
     }
 
     pub(super) fn delitem(&self, key: &Value) -> Result<(), PyException> {
-        let mut items = self.items();
+        let mut guard = self.items();
         match seq::subscript(key).ok_or_else(|| bad_index(key))? {
             Subscript::Index(Int::Fits(i)) => {
-                let p = seq::position(i, items.len()).ok_or_else(assign_index_error)?;
-                items.remove(p);
+                let p = seq::position(i, guard.len()).ok_or_else(assign_index_error)?;
+                guard.remove(p);
                 Ok(())
             }
             Subscript::Index(Int::Huge(_)) => Err(seq::index_overflow()),
             Subscript::Slice(parts) => {
-                let s = seq::resolve_slice(parts, items.len())?;
+                let s = seq::resolve_slice(parts, guard.len())?;
+                let items = guard.values();
                 if s.step == 1 {
                     items.drain(s.range());
                 } else {
@@ -120,6 +120,7 @@ impl List {
                         !doomed.get(k - 1).copied().unwrap_or(false)
                     });
                 }
+                guard.settle();
                 Ok(())
             }
         }
