@@ -54,13 +54,19 @@ def test_page_lists_objects_and_connections(page):
     for typeid, proxy in proxies.items():
         row = objects.get(proxy._token.id)
         assert row is not None, f"{typeid} {proxy._token.id} missing from the page:\n{dom}"
-        # id, typeid, type, refcount, size, last used, named, orphan
+        # id, typeid, type, refcount, size, memory, last used, named, orphan
         assert row[1] == typeid and row[3] == "1", row
-        assert row[6:] == ["no", "no"], row
+        assert row[7:] == ["no", "no"], row
+        # Every one of these kinds holds data: its memory is shown.
+        assert re.fullmatch(r"\d+ B|\d+\.\d (KiB|MiB)", row[5]), row
     assert objects[proxies["list"]._token.id][4] == "4"
     assert objects[proxies["Queue"]._token.id][4] == "2"
     named = [r for r in objects.values() if r[1] == "get_jobs"]
-    assert len(named) == 1 and named[0][6:] == ["yes", "no"], named
+    assert len(named) == 1 and named[0][7:] == ["yes", "no"], named
+    # The stats panel shows the memory in use and the limit.
+    stats = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", dom.split('id="stats"')[1].split("</dl>")[0]))
+    assert re.fullmatch(r"\d+\.\d (KiB|MiB)", stats["memory used"]), stats
+    assert re.fullmatch(r"\d+\.\d (MiB|GiB)", stats["memory limit"]), stats
     conns = rows(dom, "connections")
     assert any(r[2] == "MainProcess" for r in conns), conns
     assert re.search(r'id="status" class="status ok">updated', dom), "the refresh did not succeed"
@@ -84,7 +90,7 @@ def header_cells(dom, table):
 def test_numeric_columns_are_right_aligned_headers_included(page):
     browser, addr, client, proxies = page
     dom = chromium(browser, f"http://{addr}/#token={TOKEN}", "--dump-dom")
-    numeric = {"objects": {"refcount", "size"}, "connections": {"id", "requests", "in", "out"}}
+    numeric = {"objects": {"refcount", "size", "memory"}, "connections": {"id", "requests", "in", "out"}}
     for table, names in numeric.items():
         cells = header_cells(dom, table)
         aligned = {name for attrs, name in cells if 'class="num"' in attrs}

@@ -69,6 +69,15 @@ function showLogin(visible) {
   if (!visible) document.getElementById("token").value = "";
 }
 
+// A byte count for people ("1.5 MiB"); "" when absent.
+function bytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let x = n, u = 0;
+  while (x >= 1024 && u + 1 < units.length) { x /= 1024; u += 1; }
+  return u === 0 ? n + " B" : x.toFixed(1) + " " + units[u];
+}
+
 function renderObjects(objects) {
   const body = document.querySelector("#objects tbody");
   body.replaceChildren();
@@ -81,6 +90,7 @@ function renderObjects(objects) {
     cell(tr, o.type_name);
     cell(tr, o.refcount, "num");
     cell(tr, o.size === null ? "" : o.size, "num");
+    cell(tr, bytes(o.memory_bytes), "num");
     cell(tr, ago(o.last_used_seconds_ago));
     cell(tr, o.named ? "yes" : "no");
     cell(tr, o.orphan ? "yes" : "no");
@@ -127,7 +137,8 @@ async function refreshDetail() {
     document.getElementById("detail-id").textContent = d.id;
     renderFields(document.getElementById("detail-fields"), [
       ["typeid", d.typeid], ["type", d.type_name], ["refcount", d.refcount],
-      ["size", d.size], ["created", d.created], ["named", d.named],
+      ["size", d.size], ["memory", bytes(d.memory_bytes)], ["created", d.created],
+      ["named", d.named],
       ["orphan", d.orphan],
       ["used by", d.conns.map((c) => c.id + (c.open ? "" : " (closed)")).join(", ")],
     ]);
@@ -149,6 +160,9 @@ async function refresh() {
       ["objects", stats.objects], ["orphans", stats.orphans],
       ["connections", stats.connections], ["requests", stats.requests_total],
       ["advertised", stats.advertised],
+      ["memory used", bytes(stats.memory_used_bytes)],
+      ["memory limit", stats.memory_limit_bytes == null ? "none" : bytes(stats.memory_limit_bytes)],
+      ["memory in objects", bytes(stats.memory_objects_bytes)],
     ]);
     renderObjects(objects);
     renderConnections(conns);
