@@ -1,11 +1,15 @@
 //! Stable-toolchain stand-in for the cargo-fuzz targets in `fuzz/`: runs the
-//! very same target bodies (included by path from `fuzz/src/`) over a few thousand seeded
-//! pseudo-random and mutated inputs, so every CI run exercises them without
-//! nightly or libFuzzer. A failure prints the seed and the input in hex;
-//! replay it with `cargo +nightly fuzz run <target> <file>` after saving
-//! the bytes to a file.
+//! very same target bodies (included by path from `fuzz/src/`) on every
+//! input that once broke them (`testdata/fuzz/<target>/`, the regression
+//! inputs), then on seeded pseudo-random and mutated inputs for a fixed
+//! time per target (`MPCLUSTER_FUZZ_SECONDS`, default 5), so every CI run
+//! exercises them without nightly or libFuzzer. A failure prints the input
+//! in hex; save the bytes under `testdata/fuzz/<target>/` so it stays a
+//! regression test, and replay it with `cargo +nightly fuzz run <target>
+//! <file>`.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -16,6 +20,50 @@ mod frame_reader;
 mod pickle_decode;
 
 const SEED: u64 = 0x6d70_636c_7573_7465;
+
+/// How long each target's random run lasts: a fixed time, not a count, so
+/// the run costs CI the same however fast the body is.
+fn budget() -> Duration {
+    let secs = std::env::var("MPCLUSTER_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(5.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// Runs `round` (one round of inputs) at least `min_rounds` times and then
+/// until the time budget is spent; returns the rounds run.
+fn for_a_while(min_rounds: usize, mut round: impl FnMut()) -> usize {
+    let started = Instant::now();
+    let budget = budget();
+    let mut n = 0;
+    while n < min_rounds || started.elapsed() < budget {
+        round();
+        n += 1;
+    }
+    n
+}
+
+/// The inputs that once broke `target`: every file under
+/// `testdata/fuzz/<target>/`.
+fn regression_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/fuzz")
+        .join(target);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| {
+            let bytes = std::fs::read(e.path()).ok()?;
+            Some((e.file_name().to_string_lossy().into_owned(), bytes))
+        })
+        .collect();
+    out.sort();
+    out
+}
 
 /// Runs `body` on `input`, reporting the input if it panics.
 fn check(name: &str, body: fn(&[u8]), input: &[u8]) {
@@ -69,18 +117,19 @@ fn frame_seed(rng: &mut StdRng) -> Vec<u8> {
 
 #[test]
 fn frame_reader_survives_random_and_mutated_input() {
+    for (_, input) in regression_inputs("frame_reader") {
+        check("frame_reader", frame_reader::run, &input);
+    }
     let mut rng = StdRng::seed_from_u64(SEED);
-    for _ in 0..2000 {
+    for_a_while(1000, || {
         let len = rng.gen_range(0..200);
         let random: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
         check("frame_reader", frame_reader::run, &random);
-    }
-    for _ in 0..3000 {
         let mut input = frame_seed(&mut rng);
         check("frame_reader", frame_reader::run, &input);
         mutate(&mut rng, &mut input);
         check("frame_reader", frame_reader::run, &input);
-    }
+    });
 }
 
 #[test]
@@ -141,20 +190,41 @@ fn pickle_decode_survives_random_and_mutated_pickles() {
         "only {} captured pickles found",
         seeds.len()
     );
+    for (_, input) in regression_inputs("pickle_decode") {
+        check("pickle_decode", pickle_decode::run, &input);
+    }
     let mut rng = StdRng::seed_from_u64(SEED);
     for seed in &seeds {
         check("pickle_decode", pickle_decode::run, seed);
     }
-    for _ in 0..1000 {
+    for_a_while(4000, || {
         let len = rng.gen_range(0..64);
         let mut random: Vec<u8> = vec![0x80, 4];
         random.extend((0..len).map(|_| rng.gen::<u8>()));
         check("pickle_decode", pickle_decode::run, &random);
-    }
-    for _ in 0..4000 {
         let mut input = seeds[rng.gen_range(0..seeds.len())].clone();
         mutate(&mut rng, &mut input);
         check("pickle_decode", pickle_decode::run, &input);
+    });
+}
+
+#[test]
+fn regression_inputs_are_there() {
+    // The expansion bombs the fuzzer and the memory issue found: the body
+    // must see them refused (not decoded and then failing the round trip).
+    let inputs = regression_inputs("pickle_decode");
+    let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+    for want in ["list-chain-22-levels.pickle", "tuple-dup-22-levels.pickle"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    let limits = mpcluster_wire::pickle::Limits::default();
+    for (name, input) in &inputs {
+        if name.contains("22-levels") {
+            assert!(
+                mpcluster_wire::pickle::decode(input, &limits).is_err(),
+                "{name} decodes"
+            );
+        }
     }
 }
 
