@@ -7,8 +7,9 @@
 //! (`value`), and replies go back the same way. Nothing here spawns tasks,
 //! sleeps or logs; the `io` module only adapts these pieces to tokio streams.
 //!
-//! The contract is `shared/spec/wire-protocol.md`; the captured CPython frames
-//! under `testdata/` are the byte-exact fixtures of the tests.
+//! The contract is `docs/protocol.md` (at the repository's root); the
+//! captured CPython frames under `testdata/vectors/` are the byte-exact
+//! fixtures of the tests.
 
 pub mod frame;
 pub mod handshake;
