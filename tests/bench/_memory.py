@@ -94,37 +94,36 @@ def idle_connections(server, count):
     return opened, rss, f"all {alive} answered a request afterwards"
 
 
-def dict_entries(server, count):
-    multiprocessing.current_process().authkey = server.authkey
-    m = SyncManager(address=server.address, authkey=server.authkey)
-    m.connect()
-    d = m.dict()
-    batch = 10_000
-    for first in range(0, count, batch):
-        d.update({f"k{i}": i for i in range(first, min(count, first + batch))})
-    held = len(d)
-    time.sleep(SETTLE)
-    rss = server.rss_kib()
-    del d
-    return held, rss, "one DictProxy, str keys, int values"
+def _filled(make_proxy, add_batch, note):
+    """A measure that fills one shared container with ``count`` items, in
+    batches of 10,000 through ``add_batch(proxy, first, stop)``."""
 
-
-def _list_of(make, note):
     def measure(server, count):
         multiprocessing.current_process().authkey = server.authkey
         m = SyncManager(address=server.address, authkey=server.authkey)
         m.connect()
-        lst = m.list()
+        proxy = make_proxy(m)
         batch = 10_000
         for first in range(0, count, batch):
-            lst.extend([make(i) for i in range(first, min(count, first + batch))])
-        held = len(lst)
+            add_batch(proxy, first, min(count, first + batch))
+        held = len(proxy)
         time.sleep(SETTLE)
         rss = server.rss_kib()
-        del lst
+        del proxy
         return held, rss, note
 
     return measure
+
+
+dict_entries = _filled(
+    lambda m: m.dict(),
+    lambda d, first, stop: d.update({f"k{i}": i for i in range(first, stop)}),
+    "one DictProxy, str keys, int values",
+)
+
+
+def _list_of(make, note):
+    return _filled(lambda m: m.list(), lambda l, first, stop: l.extend([make(i) for i in range(first, stop)]), note)
 
 
 list_small_ints = _list_of(lambda i: i % 256, "one ListProxy, ints 0-255")
