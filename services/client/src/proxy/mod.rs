@@ -156,9 +156,11 @@ pub(crate) fn slice(start: Option<i64>, stop: Option<i64>) -> Value {
     )))
 }
 
-/// Unwraps `builtins.list([...])`, the form dict views (`keys()`,
-/// `values()`, `items()`) arrive in (docs/protocol.md 7.5), and `builtins.iter([...])`;
-/// anything else is returned as it is.
+/// Unwraps `builtins.iter([...])` and `builtins.list([...])`, the form dict
+/// views (`keys()`, `values()`, `items()`) arrive in (docs/protocol.md 7.5);
+/// anything else is returned as it is. (The wire crate's decoder already
+/// builds the list of a `list([...])` call; a value made by hand may still
+/// hold the call.)
 pub(crate) fn unwrap_builtin_list(v: Value) -> Value {
     let is_listish = |v: &Value| {
         v.as_object_of("builtins", "list").is_some() || v.as_object_of("builtins", "iter").is_some()

@@ -9,11 +9,16 @@
 //! | `complex` | `builtins.complex(re, im)` | every protocol (`complex.__reduce__`) |
 //! | `set` / `frozenset` | `builtins.set(list)` / `frozenset(list)` | protocols 0-3 (`save_set`) |
 //! | `bytes` | `_codecs.encode(latin1_str, 'latin1')` / `builtins.bytes()` | protocols 0-2 (`save_bytes`) |
+//! | `list` | `builtins.list(list)` | `multiprocessing`'s reducer of dict views (`rebuild_as_list`: `d.keys()`, `d.items()`, `d.values()`) |
 //!
-//! The decoder recognises exactly these shapes and produces the native value
-//! (which the encoder writes back the protocol 4 way); any other call stays
-//! an opaque [`crate::Object`], so nothing is lost when an argument has an
-//! unexpected type.
+//! Calls of the built-in constructors on a built-in container are also what
+//! reducers of other types write (`list(...)`, `tuple(...)`, `set(...)`,
+//! `frozenset(...)`, `dict(...)`): such a call builds the value CPython's
+//! unpickler would, from the argument as it is at that point of the pickle
+//! (a snapshot, as the call is). The decoder recognises exactly these
+//! shapes and produces the native value (which the encoder writes back the
+//! protocol 4 way); any other call stays an opaque [`crate::Object`], so
+//! nothing is lost when an argument has an unexpected type.
 
 use super::arena::{Budget, Node, NodeId};
 use super::error::PickleError;
@@ -61,23 +66,48 @@ pub(crate) fn native_reduce(
                 _ => None,
             }
         }
-        ("builtins", kind @ ("set" | "frozenset"), n @ 0..=1) => {
+        ("builtins", kind @ ("list" | "tuple" | "set" | "frozenset"), n @ 0..=1) => {
             let items = if n == 0 {
                 Some(Vec::new())
             } else {
-                match arg(0) {
-                    Some(Node::List(items)) => Some(items.clone()),
-                    _ => None,
-                }
+                arg(0).and_then(iterated)
             };
             match items {
                 Some(items) => {
                     budget.spend(items.len())?;
-                    Some(if kind == "set" {
-                        Node::Set(items)
-                    } else {
-                        Node::FrozenSet(items)
+                    Some(match kind {
+                        "list" => Node::List(items),
+                        "tuple" => Node::Tuple(items),
+                        "set" => Node::Set(items),
+                        _ => Node::FrozenSet(items),
                     })
+                }
+                None => None,
+            }
+        }
+        ("builtins", "dict", n @ 0..=1) => {
+            let pairs = if n == 0 {
+                Some(Vec::new())
+            } else {
+                match arg(0) {
+                    Some(Node::Dict(pairs)) => Some(pairs.clone()),
+                    // `dict(iterable)`: every item a key and a value.
+                    Some(other) => iterated(other).and_then(|items| {
+                        items
+                            .iter()
+                            .map(|id| match nodes.get(*id).and_then(iterated).as_deref() {
+                                Some([k, v]) => Some((*k, *v)),
+                                _ => None,
+                            })
+                            .collect()
+                    }),
+                    None => None,
+                }
+            };
+            match pairs {
+                Some(pairs) => {
+                    budget.spend(pairs.len() * 2)?;
+                    Some(Node::Dict(pairs))
                 }
                 None => None,
             }
@@ -94,6 +124,19 @@ pub(crate) fn native_reduce(
         _ => None,
     };
     Ok(node)
+}
+
+/// The items `iter(x)` yields, for a built-in container node: a dict
+/// yields its keys. `None` for anything else (a string would need new
+/// nodes for its characters; the call then stays opaque).
+fn iterated(n: &Node) -> Option<Vec<NodeId>> {
+    match n {
+        Node::List(items) | Node::Tuple(items) | Node::Set(items) | Node::FrozenSet(items) => {
+            Some(items.clone())
+        }
+        Node::Dict(pairs) => Some(pairs.iter().map(|(k, _)| *k).collect()),
+        _ => None,
+    }
 }
 
 /// A real number `complex()` accepts as a part without running Python code.
@@ -189,7 +232,48 @@ mod tests {
             call("builtins", "set", vec![]),
             Some(Node::Set(_))
         ));
-        assert!(call("builtins", "set", vec![Node::Tuple(vec![])]).is_none());
+        assert!(matches!(
+            call("builtins", "set", vec![Node::Tuple(vec![])]),
+            Some(Node::Set(_))
+        ));
+        assert!(call("builtins", "set", vec![Node::Leaf("ab".into())]).is_none());
         assert!(call("mymod", "set", vec![]).is_none());
+    }
+
+    #[test]
+    fn constructors_of_containers() {
+        // `list(d.keys())` as multiprocessing pickles a dict view.
+        let l = call("builtins", "list", vec![Node::List(vec![7, 8])]);
+        assert!(matches!(l, Some(Node::List(v)) if v == [7, 8]));
+        let t = call("builtins", "tuple", vec![Node::Set(vec![5])]);
+        assert!(matches!(t, Some(Node::Tuple(v)) if v == [5]));
+        // Iterating a dict yields its keys.
+        let k = call("builtins", "list", vec![Node::Dict(vec![(3, 4)])]);
+        assert!(matches!(k, Some(Node::List(v)) if v == [3]));
+        assert!(matches!(call("builtins", "tuple", vec![]), Some(Node::Tuple(v)) if v.is_empty()));
+        assert!(call("builtins", "list", vec![Node::Leaf("ab".into())]).is_none());
+    }
+
+    #[test]
+    fn dict_from_a_dict_or_pairs() {
+        let d = call("builtins", "dict", vec![Node::Dict(vec![(3, 4)])]);
+        assert!(matches!(d, Some(Node::Dict(p)) if p == [(3, 4)]));
+        // dict([(k, v)]): the pair is node 2 (the list is node 1).
+        let mut nodes = vec![
+            Node::Leaf(Value::global("builtins", "dict")),
+            Node::List(vec![2]),
+            Node::Tuple(vec![3, 4]),
+            Node::Leaf("k".into()),
+            Node::Leaf(Value::Int(1)),
+        ];
+        nodes.push(Node::Tuple(vec![1]));
+        let args = nodes.len() - 1;
+        let d = native_reduce(&nodes, 0, args, &mut Budget::new(100)).unwrap();
+        assert!(matches!(d, Some(Node::Dict(p)) if p == [(3, 4)]));
+        // An item that is not a pair leaves the call opaque.
+        nodes[2] = Node::Tuple(vec![3]);
+        assert!(native_reduce(&nodes, 0, args, &mut Budget::new(100))
+            .unwrap()
+            .is_none());
     }
 }
