@@ -58,6 +58,14 @@ def test_namespace_repr_and_getvalue(sync_manager):
     assert (value.alpha, value.mid, value.zeta) == ([1, "x"], None, 1)
 
 
+def test_namespace_dict_through_a_raw_call(sync_manager):
+    # NamespaceProxy keeps `_` names on the client; a raw call reaches the
+    # server's `__getattribute__`, which finds the instance dict.
+    ns = sync_manager.Namespace(a=1)
+    ns._callmethod("__setattr__", ("_hidden", 2))
+    assert ns._callmethod("__getattribute__", ("__dict__",)) == {"a": 1, "_hidden": 2}
+
+
 # --------------------------------------------------------------------------- Value
 
 

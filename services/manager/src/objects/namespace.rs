@@ -64,6 +64,11 @@ impl Namespace {
 
     fn getattr(&self, name: &Value) -> Result<Value, PyException> {
         let n = name_of(name)?;
+        if n == "__dict__" {
+            // The instance dict itself, as `object.__getattribute__` finds
+            // it on CPython's server: every attribute, `_`-names included.
+            return Ok(Value::Dict(Box::new(self.attrs().clone())));
+        }
         let v = self.attrs().get(name)?.cloned();
         v.ok_or_else(|| no_attribute(n))
     }
