@@ -203,11 +203,23 @@ mod tests {
     }
 
     #[test]
+    fn the_instance_dict_is_every_attribute() {
+        let store = Store::new(10);
+        let n = ns(&store, vec![]);
+        let n = n.as_ref();
+        let dict = |n| call(n, &store, "__getattribute__", vec!["__dict__".into()]).unwrap();
+        assert_eq!(dict(n), Value::Dict(Box::default()));
+        call(n, &store, "__setattr__", vec!["_p".into(), Value::Int(1)]).unwrap();
+        let want = Dict::from_pairs([(Value::from("_p"), Value::Int(1))]).unwrap();
+        assert_eq!(dict(n), Value::Dict(Box::new(want)));
+    }
+
+    #[test]
     fn only_set_attributes_exist() {
         let store = Store::new(10);
         let n = ns(&store, vec![]);
         let n = n.as_ref();
-        for name in ["__dict__", "__class__", "__init__"] {
+        for name in ["__class__", "__init__"] {
             assert_eq!(
                 raised(n, &store, "__getattribute__", vec![name.into()]).0,
                 AttributeError
