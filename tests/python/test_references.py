@@ -42,7 +42,7 @@ def test_good_citations_pass(tmp_path):
 def test_missing_files_and_sections_fail(tmp_path):
     root = tree(
         tmp_path,
-        "//! Frames (spec 1.3; docs/protocol.md 2; docs/protocol.md rule 4; see `shared/spec/wire-protocol.md` and design.md).\n",
+        "//! Frames (spec 1.3; docs/protocol.md 2; docs/protocol.md rule 4; see `docs/wire-spec.md` and design.md).\n",
         "wire-protocol.md",
     )
     r = run(root)
@@ -52,7 +52,7 @@ def test_missing_files_and_sections_fail(tmp_path):
         "src/frame.rs:1: cites section 1.3 of docs/protocol.md",
         "src/frame.rs:1: cites section 2 of docs/protocol.md",
         "src/frame.rs:1: cites rule 4 of docs/protocol.md",
-        "src/frame.rs:1: cites 'shared/spec/wire-protocol.md'",
+        "src/frame.rs:1: cites 'docs/wire-spec.md'",
         "src/frame.rs:1: cites 'design.md'",
         "docs/guide.md:1: cites 'wire-protocol.md'",
     ):
